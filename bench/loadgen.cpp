@@ -1,0 +1,965 @@
+// fieldgate-loadgen: an MQTT 3.1.1 load generator for the broker benchmarks (bench/run).
+//
+// It speaks MQTT itself over raw non-blocking sockets driven by epoll, so that the client costs
+// far less than the broker under test: publishers write many PUBLISHes per write(), subscribers
+// read up to 256 KB per read() and parse every complete packet in it, acknowledgements are
+// gathered and written once per read.
+//
+// Publishers never run unboundedly ahead of what the subscribers receive. Every (publisher,
+// subscriber) pair is a flow; each PUBLISH carries its publisher's index and sequence number in
+// the payload, and a publisher sends only while, for each of its flows, fewer than --window
+// messages are published but not yet seen by that subscriber (a message that a broker dropped
+// stops counting once a later one arrives). At QoS 1 a publisher additionally keeps at most
+// --ack-window PUBLISHes awaiting PUBACK. The figure reported is always what the subscribers
+// actually received, counted over --duration seconds after --warmup seconds.
+//
+// Payload (64 bytes): u32 publisher index, u32 magic, u64 sequence number, u64 send time
+// (CLOCK_MONOTONIC ns), then filler.
+//
+// Output: one line per figure, `NAME key=value ...`, the first key being the figure itself.
+// Exit status 0 on success, 1 on bad usage, 2 on a protocol or connection failure.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "broker/codec/codec.h"
+
+namespace mqtt = fieldgate::mqtt;
+
+namespace {
+
+constexpr size_t kPayloadSize = 64;
+constexpr uint32_t kMagic = 0x424c4746;  // "FGLB"
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr uint16_t kKeepAlive = 60;  // seconds, announced in CONNECT
+constexpr uint64_t kPingEveryNs = 20'000'000'000ULL;
+constexpr uint64_t kStallNs = 1'000'000'000ULL;  // window closed this long: count as lost
+constexpr int kMaxWaitMs = 20;                   // epoll_wait bound, so that stop is noticed
+
+[[noreturn]] void fatal(const std::string& message) {
+  std::fprintf(stderr, "fieldgate-loadgen: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+[[noreturn]] void fatal_errno(const std::string& what) {
+  fatal(what + ": " + std::strerror(errno));
+}
+
+uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+pid_t current_tid() {
+  return static_cast<pid_t>(syscall(SYS_gettid));
+}
+
+// utime + stime in clock ticks from a /proc/.../stat file; -1 if unreadable.
+long long cpu_ticks(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(line.substr(paren + 2));
+  std::string field;
+  long long utime = 0;
+  long long stime = 0;
+  // After "pid (comm) ", field 3 (state) is index 0; utime is field 14, stime field 15.
+  for (int i = 0; i < 13 && fields >> field; ++i) {
+    if (i == 11) utime = std::atoll(field.c_str());
+    if (i == 12) stime = std::atoll(field.c_str());
+  }
+  return utime + stime;
+}
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 1883;
+  std::string scenario;
+  int qos = 0;
+  double warmup_s = 2.0;
+  double duration_s = 5.0;
+  int publishers = 8;    // fanin
+  int subscribers = 50;  // fanout
+  double rate = 2000.0;  // latency: messages per second
+  uint32_t window = 0;   // 0: scenario default
+  uint32_t ack_window = 64;
+  uint32_t batch = 64;
+  int threads = 1;
+  int broker_pid = 0;
+};
+
+void usage(FILE* to) {
+  std::fprintf(to,
+               "usage: fieldgate-loadgen --scenario fanin|fanout|latency [options]\n"
+               "  --host ADDR         broker address (127.0.0.1)\n"
+               "  --port N            broker port (1883)\n"
+               "  --qos 0|1           QoS of the PUBLISHes and of the subscriptions (0)\n"
+               "  --warmup S          seconds of load before counting (2)\n"
+               "  --duration S        seconds counted (5)\n"
+               "  --publishers N      fanin publishers (8)\n"
+               "  --subscribers N     fanout subscribers (50)\n"
+               "  --rate N            latency: PUBLISHes per second (2000)\n"
+               "  --window N          per flow: published but not yet received (2000; latency "
+               "100)\n"
+               "  --ack-window N      QoS 1: PUBLISHes awaiting PUBACK per publisher (64)\n"
+               "  --batch N           PUBLISHes per write at most (64)\n"
+               "  --threads N         event-loop threads of the generator (1)\n"
+               "  --broker-pid PID    also report that process's CPU use over the window\n");
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  auto need = [&](int& i) -> std::string {
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "fieldgate-loadgen: %s needs a value\n", argv[i]);
+      std::exit(1);
+    }
+    return argv[++i];
+  };
+  auto number = [](const std::string& flag, const std::string& text, double lo, double hi) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || v < lo || v > hi) {
+      std::fprintf(stderr, "fieldgate-loadgen: bad value for %s: %s\n", flag.c_str(), text.c_str());
+      std::exit(1);
+    }
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (a == "--host") {
+      o.host = need(i);
+    } else if (a == "--port") {
+      o.port = static_cast<uint16_t>(number(a, need(i), 1, 65535));
+    } else if (a == "--scenario") {
+      o.scenario = need(i);
+    } else if (a == "--qos") {
+      o.qos = static_cast<int>(number(a, need(i), 0, 1));
+    } else if (a == "--warmup") {
+      o.warmup_s = number(a, need(i), 0, 3600);
+    } else if (a == "--duration") {
+      o.duration_s = number(a, need(i), 0.1, 3600);
+    } else if (a == "--publishers") {
+      o.publishers = static_cast<int>(number(a, need(i), 1, 10000));
+    } else if (a == "--subscribers") {
+      o.subscribers = static_cast<int>(number(a, need(i), 1, 10000));
+    } else if (a == "--rate") {
+      o.rate = number(a, need(i), 1, 10'000'000);
+    } else if (a == "--window") {
+      o.window = static_cast<uint32_t>(number(a, need(i), 1, 10'000'000));
+    } else if (a == "--ack-window") {
+      o.ack_window = static_cast<uint32_t>(number(a, need(i), 1, 65535));
+    } else if (a == "--batch") {
+      o.batch = static_cast<uint32_t>(number(a, need(i), 1, 100000));
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(number(a, need(i), 1, 256));
+    } else if (a == "--broker-pid") {
+      o.broker_pid = static_cast<int>(number(a, need(i), 1, 1 << 30));
+    } else {
+      std::fprintf(stderr, "fieldgate-loadgen: unknown argument %s\n", a.c_str());
+      usage(stderr);
+      std::exit(1);
+    }
+  }
+  if (o.scenario != "fanin" && o.scenario != "fanout" && o.scenario != "latency") {
+    usage(stderr);
+    std::exit(1);
+  }
+  if (o.window == 0) o.window = o.scenario == "latency" ? 100 : 2000;
+  return o;
+}
+
+// Shared run state: written by the main thread, read by the workers.
+struct Control {
+  std::atomic<bool> publishing{false};
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};  // connections past CONNACK (and SUBACK for subscribers)
+};
+
+class Worker;
+
+// One (publisher, subscriber) pair. `progress` is written by the subscriber's thread only.
+struct Flow {
+  std::atomic<uint64_t> progress{0};  // highest sequence number received + 1
+  Worker* publisher_worker = nullptr;
+  // Subscriber side.
+  uint64_t lost = 0;       // sequence numbers skipped (dropped by the broker)
+  uint64_t reordered = 0;  // arrived below the highest seen so far
+  // Publisher side.
+  uint64_t credited = 0;  // progress assumed after a stall
+};
+
+enum class Role : uint8_t { Publisher, Subscriber };
+enum class State : uint8_t { AwaitConnack, AwaitSuback, Ready };
+
+struct Conn {
+  int fd = -1;
+  Role role = Role::Publisher;
+  State state = State::AwaitConnack;
+  int index = 0;
+  bool out_armed = false;  // EPOLLOUT registered after a short write
+  uint64_t tag = 0;        // epoll data of this connection in its worker
+  std::vector<char> in;
+  size_t in_used = 0;
+  std::string out;
+  size_t out_off = 0;
+  uint64_t last_ping_ns = 0;
+
+  // Publisher.
+  std::string topic;
+  std::string tmpl;  // one encoded PUBLISH; the payload is its last kPayloadSize bytes
+  size_t payload_off = 0;
+  std::vector<Flow*> flows;  // this publisher's flows (one per subscriber)
+  uint64_t sent = 0;
+  std::atomic<uint64_t> sent_shared{0};
+  uint32_t unacked = 0;
+  uint16_t next_id = 1;
+  std::vector<uint8_t> inflight;  // by packet identifier, QoS 1
+  uint64_t last_min_progress = 0;
+  uint64_t progress_changed_ns = 0;
+  uint64_t stalls = 0;
+  uint64_t due = 0;  // latency: sends the timer has asked for
+  int timer_fd = -1;
+
+  // Subscriber.
+  std::string filter;
+  std::vector<Flow*> flows_by_publisher;
+  std::atomic<uint64_t> received{0};
+  uint64_t foreign = 0;
+  std::vector<uint32_t> latencies_ns;
+};
+
+struct Scenario {
+  Options opt;
+  Control ctl;
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<std::unique_ptr<Flow>> flows;
+  std::vector<Conn*> pubs;
+  std::vector<Conn*> subs;
+};
+
+void set_nonblocking_nodelay(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) fatal_errno("fcntl");
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) fatal_errno("TCP_NODELAY");
+}
+
+int connect_to(const Options& o) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(o.port);
+  if (inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) fatal("bad --host " + o.host);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fatal_errno("socket");
+  // Blocking connect: on loopback it completes at once, and it keeps set-up simple.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    fatal_errno("connect to " + o.host + ":" + std::to_string(o.port));
+  }
+  set_nonblocking_nodelay(fd);
+  return fd;
+}
+
+void put_u64(char* at, uint64_t v) {
+  std::memcpy(at, &v, sizeof v);
+}
+uint64_t get_u64(const char* at) {
+  uint64_t v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+uint32_t get_u32(const char* at) {
+  uint32_t v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+
+class Worker {
+ public:
+  Worker(Scenario& s, int id) : s_(s), id_(id) {
+    refill_threshold_ = std::max<uint64_t>(1, std::min<uint64_t>(s.opt.batch, s.opt.window / 2));
+    if (s.opt.qos > 0) {
+      refill_threshold_ =
+          std::max<uint64_t>(1, std::min<uint64_t>(refill_threshold_, s.opt.ack_window / 2));
+    }
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) fatal_errno("epoll_create1");
+    evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (evfd_ < 0) fatal_errno("eventfd");
+    add_fd(evfd_, EPOLLIN, kWakeTag);
+  }
+  ~Worker() {
+    close(evfd_);
+    close(epfd_);
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void add(Conn* c) {
+    c->in.resize(kReadChunk);
+    conns_.push_back(c);
+    c->tag = conns_.size() - 1;
+    add_fd(c->fd, EPOLLIN, c->tag);
+    if (c->role == Role::Publisher) {
+      pubs_.push_back(c);
+      if (s_.opt.scenario == "latency") {
+        c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (c->timer_fd < 0) fatal_errno("timerfd_create");
+        add_fd(c->timer_fd, EPOLLIN, kTimerTag + pubs_.size() - 1);
+      }
+    }
+  }
+
+  pid_t tid() const { return tid_.load(); }
+  int id() const { return id_; }
+
+  // Called from another worker after it advanced a flow whose publisher lives here.
+  void wake_if_parked() {
+    if (parked_.load(std::memory_order_relaxed) && parked_.exchange(false)) {
+      const uint64_t one = 1;
+      if (write(evfd_, &one, sizeof one) < 0 && errno != EAGAIN) fatal_errno("eventfd write");
+    }
+  }
+
+  void run() {
+    tid_.store(current_tid());
+    std::vector<epoll_event> events(512);
+    bool timers_armed = false;
+    while (!s_.ctl.stop.load(std::memory_order_relaxed)) {
+      const bool publishing = s_.ctl.publishing.load(std::memory_order_relaxed);
+      if (publishing && !timers_armed) {
+        arm_timers();
+        timers_armed = true;
+      }
+      int timeout = kMaxWaitMs;
+      if (publishing) {
+        bool more = false;
+        bool credit_blocked = false;
+        for (Conn* p : pubs_) {
+          switch (pump(p)) {
+            case Pump::More:
+              more = true;
+              break;
+            case Pump::Credit:
+              credit_blocked = true;
+              break;
+            case Pump::Idle:
+              break;
+          }
+        }
+        if (more) {
+          timeout = 0;
+        } else if (credit_blocked) {
+          // Dekker with the subscriber: announce the park, then look at the credit once more.
+          parked_.store(true);
+          std::atomic_thread_fence(std::memory_order_seq_cst);
+          bool any = false;
+          for (Conn* p : pubs_)
+            any = any || credit(p) >= refill_threshold_;
+          if (any) {
+            parked_.store(false);
+            timeout = 0;
+          }
+        }
+      }
+      const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
+      parked_.store(false, std::memory_order_relaxed);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fatal_errno("epoll_wait");
+      }
+      for (int i = 0; i < n; ++i) {
+        const uint64_t tag = events[i].data.u64;
+        if (tag == kWakeTag) {
+          uint64_t v;
+          while (read(evfd_, &v, sizeof v) > 0) {
+          }
+        } else if (tag >= kTimerTag) {
+          Conn* p = pubs_[tag - kTimerTag];
+          uint64_t expirations = 0;
+          if (read(p->timer_fd, &expirations, sizeof expirations) == sizeof expirations) {
+            p->due += expirations;
+          }
+        } else {
+          Conn* c = conns_[tag];
+          if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+          if (events[i].events & EPOLLOUT) flush(c);
+        }
+      }
+      const uint64_t now = now_ns();
+      for (Conn* c : conns_) {
+        if (c->state == State::Ready && now - c->last_ping_ns > kPingEveryNs) {
+          mqtt::encode_empty(c->out, mqtt::PacketType::Pingreq);
+          c->last_ping_ns = now;
+        }
+        if (c->out.size() > c->out_off && !c->out_armed) flush(c);
+      }
+    }
+  }
+
+ private:
+  enum class Pump : uint8_t { More, Credit, Idle };
+  static constexpr uint64_t kWakeTag = 1ULL << 40;
+  static constexpr uint64_t kTimerTag = 1ULL << 41;
+
+  void add_fd(int fd, uint32_t events, uint64_t tag) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) fatal_errno("epoll_ctl add");
+  }
+
+  void arm_timers() {
+    for (Conn* p : pubs_) {
+      if (p->timer_fd < 0) continue;
+      const auto period = static_cast<long long>(1e9 / s_.opt.rate);
+      itimerspec spec{};
+      spec.it_interval.tv_sec = period / 1'000'000'000LL;
+      spec.it_interval.tv_nsec = period % 1'000'000'000LL;
+      spec.it_value = spec.it_interval;
+      if (timerfd_settime(p->timer_fd, 0, &spec, nullptr) < 0) fatal_errno("timerfd_settime");
+    }
+  }
+
+  // How many PUBLISHes `p` may send now.
+  uint64_t credit(Conn* p) {
+    if (p->state != State::Ready) return 0;
+    uint64_t min_progress = UINT64_MAX;
+    for (Flow* f : p->flows) {
+      const uint64_t got = std::max(f->progress.load(std::memory_order_relaxed), f->credited);
+      min_progress = std::min(min_progress, got);
+    }
+    const uint64_t outstanding = p->sent > min_progress ? p->sent - min_progress : 0;
+    uint64_t allowed = outstanding < s_.opt.window ? s_.opt.window - outstanding : 0;
+    if (s_.opt.qos > 0) {
+      allowed =
+          std::min<uint64_t>(allowed, s_.opt.ack_window - std::min(p->unacked, s_.opt.ack_window));
+    }
+    if (outstanding >= s_.opt.window) {
+      // Window closed. If no flow moves for kStallNs, the broker dropped the tail: give up on
+      // those messages rather than wait forever (they are counted in `stalls`).
+      const uint64_t now = now_ns();
+      if (min_progress != p->last_min_progress) {
+        p->last_min_progress = min_progress;
+        p->progress_changed_ns = now;
+      } else if (now - p->progress_changed_ns > kStallNs) {
+        for (Flow* f : p->flows)
+          f->credited = p->sent;
+        ++p->stalls;
+        p->progress_changed_ns = now;
+      }
+    } else {
+      p->last_min_progress = min_progress;
+      p->progress_changed_ns = now_ns();
+    }
+    return allowed;
+  }
+
+  Pump pump(Conn* p) {
+    if (p->state != State::Ready) return Pump::Idle;
+    if (p->out.size() > p->out_off) return Pump::Idle;  // socket full: wait for EPOLLOUT
+    const bool paced = p->timer_fd >= 0;
+    if (paced && p->due == 0) return Pump::Idle;
+    // Refill only once a batch's worth (or half the window) is free, so that one PUBACK or one
+    // delivery does not cost a write of one PUBLISH.
+    const uint64_t allowed = credit(p);
+    if (allowed < (paced ? 1 : refill_threshold_)) return Pump::Credit;
+    uint64_t n = std::min<uint64_t>(allowed, s_.opt.batch);
+    if (paced) n = std::min(n, p->due);
+    const size_t size = p->tmpl.size();
+    p->out.resize(n * size);
+    p->out_off = 0;
+    char* d = p->out.data();
+    const uint64_t ts = now_ns();
+    for (uint64_t i = 0; i < n; ++i) {
+      std::memcpy(d, p->tmpl.data(), size);
+      char* payload = d + p->payload_off;
+      put_u64(payload + 8, p->sent + i);
+      put_u64(payload + 16, ts);
+      if (s_.opt.qos > 0) {
+        while (p->inflight[p->next_id])
+          p->next_id = p->next_id == 65535 ? 1 : p->next_id + 1;
+        p->inflight[p->next_id] = 1;
+        payload[-2] = static_cast<char>(p->next_id >> 8);
+        payload[-1] = static_cast<char>(p->next_id & 0xff);
+        p->next_id = p->next_id == 65535 ? 1 : p->next_id + 1;
+      }
+      d += size;
+    }
+    p->sent += n;
+    p->sent_shared.store(p->sent, std::memory_order_relaxed);
+    p->unacked += static_cast<uint32_t>(s_.opt.qos > 0 ? n : 0);
+    if (paced) p->due -= n;
+    flush(p);
+    if (p->out.size() > p->out_off) return Pump::Idle;
+    return paced ? Pump::Idle : Pump::More;
+  }
+
+  void flush(Conn* c) {
+    while (c->out_off < c->out.size()) {
+      const ssize_t w =
+          send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off, MSG_NOSIGNAL);
+      if (w > 0) {
+        c->out_off += static_cast<size_t>(w);
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        fatal_errno("write to broker");
+      }
+    }
+    const bool done = c->out_off == c->out.size();
+    if (done) {
+      c->out.clear();
+      c->out_off = 0;
+    }
+    if (done == c->out_armed) {
+      c->out_armed = !done;
+      epoll_event ev{};
+      ev.events = EPOLLIN | (c->out_armed ? EPOLLOUT : 0u);
+      ev.data.u64 = c->tag;
+      if (epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) < 0) fatal_errno("epoll_ctl mod");
+    }
+  }
+
+  void on_readable(Conn* c) {
+    for (int reads = 0; reads < 8; ++reads) {
+      if (c->in_used == c->in.size()) c->in.resize(c->in.size() * 2);
+      const size_t space = c->in.size() - c->in_used;
+      const ssize_t r = read(c->fd, c->in.data() + c->in_used, space);
+      if (r > 0) {
+        c->in_used += static_cast<size_t>(r);
+        parse(c);
+        if (static_cast<size_t>(r) < space) break;
+      } else if (r == 0) {
+        fatal("the broker closed connection " + name(c));
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      } else {
+        fatal_errno("read from broker (" + name(c) + ")");
+      }
+    }
+  }
+
+  static std::string name(const Conn* c) {
+    return (c->role == Role::Publisher ? "publisher " : "subscriber ") + std::to_string(c->index);
+  }
+
+  void parse(Conn* c) {
+    size_t off = 0;
+    uint64_t received = 0;
+    const bool measuring = s_.ctl.measuring.load(std::memory_order_relaxed);
+    const bool timing = s_.opt.scenario == "latency" && measuring;
+    while (off < c->in_used) {
+      mqtt::Frame frame;
+      const std::string_view rest(c->in.data() + off, c->in_used - off);
+      const auto status = mqtt::next_frame(rest, 0x10000000u, frame);
+      if (status == mqtt::FrameStatus::Incomplete) break;
+      if (status != mqtt::FrameStatus::Complete) fatal("malformed packet from the broker");
+      handle(c, frame, received, timing);
+      off += frame.size();
+    }
+    if (off > 0) {
+      std::memmove(c->in.data(), c->in.data() + off, c->in_used - off);
+      c->in_used -= off;
+    }
+    if (received > 0) {
+      c->received.fetch_add(received, std::memory_order_relaxed);
+      // Let parked publishers on other threads see the progress (see Worker::run).
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      for (Flow* f : c->flows_by_publisher) {
+        if (f->publisher_worker != this) f->publisher_worker->wake_if_parked();
+      }
+    }
+  }
+
+  void handle(Conn* c, const mqtt::Frame& frame, uint64_t& received, bool timing) {
+    constexpr auto v = mqtt::Version::v311;
+    switch (frame.header.type) {
+      case mqtt::PacketType::Publish: {
+        mqtt::Publish pub;
+        if (const auto e = mqtt::decode_publish(frame, v, pub); e != mqtt::Error::None) {
+          fatal(std::string("bad PUBLISH from the broker: ") + mqtt::describe(e));
+        }
+        if (c->role != Role::Subscriber) fatal("PUBLISH sent to a publisher");
+        if (pub.qos == 1) mqtt::encode_ack(c->out, mqtt::PacketType::Puback, pub.packet_id);
+        const char* p = pub.payload.data();
+        uint32_t who = 0;
+        if (pub.payload.size() != kPayloadSize || get_u32(p + 4) != kMagic ||
+            (who = get_u32(p)) >= c->flows_by_publisher.size()) {
+          ++c->foreign;
+          return;
+        }
+        ++received;
+        Flow* f = c->flows_by_publisher[who];
+        const uint64_t seq = get_u64(p + 8);
+        const uint64_t expected = f->progress.load(std::memory_order_relaxed);
+        if (seq >= expected) {
+          f->lost += seq - expected;
+          f->progress.store(seq + 1, std::memory_order_relaxed);
+        } else {
+          ++f->reordered;
+        }
+        if (timing) {
+          const uint64_t lat = now_ns() - get_u64(p + 16);
+          c->latencies_ns.push_back(static_cast<uint32_t>(std::min<uint64_t>(lat, UINT32_MAX)));
+        }
+        return;
+      }
+      case mqtt::PacketType::Puback: {
+        uint16_t id = 0;
+        if (const auto e = mqtt::decode_ack(frame, v, id); e != mqtt::Error::None) {
+          fatal(std::string("bad PUBACK from the broker: ") + mqtt::describe(e));
+        }
+        if (c->role == Role::Publisher && !c->inflight.empty() && c->inflight[id]) {
+          c->inflight[id] = 0;
+          --c->unacked;
+        }
+        return;
+      }
+      case mqtt::PacketType::Connack: {
+        mqtt::Connack ack;
+        if (const auto e = mqtt::decode_connack(frame, v, ack); e != mqtt::Error::None) {
+          fatal(std::string("bad CONNACK: ") + mqtt::describe(e));
+        }
+        if (ack.return_code != mqtt::connack::kAccepted) {
+          fatal("CONNACK refused " + name(c) + " with code " + std::to_string(ack.return_code));
+        }
+        if (c->state != State::AwaitConnack) fatal("second CONNACK");
+        if (c->role == Role::Subscriber) {
+          mqtt::Subscribe sub;
+          sub.packet_id = 1;
+          sub.subscriptions.push_back({c->filter, static_cast<uint8_t>(s_.opt.qos)});
+          mqtt::encode_subscribe(c->out, sub);
+          c->state = State::AwaitSuback;
+        } else {
+          c->state = State::Ready;
+          s_.ctl.ready.fetch_add(1);
+        }
+        return;
+      }
+      case mqtt::PacketType::Suback: {
+        mqtt::Suback ack;
+        if (const auto e = mqtt::decode_suback(frame, v, ack); e != mqtt::Error::None) {
+          fatal(std::string("bad SUBACK: ") + mqtt::describe(e));
+        }
+        if (ack.return_codes.size() != 1 || ack.return_codes[0] == mqtt::kSubackFailure) {
+          fatal("subscription refused for " + name(c));
+        }
+        if (ack.return_codes[0] != s_.opt.qos) {
+          std::fprintf(stderr, "fieldgate-loadgen: %s granted QoS %u\n", name(c).c_str(),
+                       ack.return_codes[0]);
+        }
+        if (c->state == State::AwaitSuback) {
+          c->state = State::Ready;
+          s_.ctl.ready.fetch_add(1);
+        }
+        return;
+      }
+      case mqtt::PacketType::Pingresp:
+        return;
+      default:
+        fatal(std::string("unexpected ") + mqtt::packet_name(frame.header.type) + " for " +
+              name(c));
+    }
+  }
+
+  Scenario& s_;
+  int id_;
+  int epfd_ = -1;
+  int evfd_ = -1;
+  std::atomic<pid_t> tid_{0};
+  std::atomic<bool> parked_{false};
+  uint64_t refill_threshold_ = 1;
+  std::vector<Conn*> conns_;
+  std::vector<Conn*> pubs_;
+};
+
+std::string make_payload(uint32_t publisher) {
+  std::string payload(kPayloadSize, 'x');
+  std::memcpy(payload.data(), &publisher, 4);
+  std::memcpy(payload.data() + 4, &kMagic, 4);
+  return payload;
+}
+
+// Builds the connections and flows of the scenario and queues each CONNECT.
+void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
+  const Options& o = s.opt;
+  const std::string prefix = "fgbench/" + std::to_string(getpid());
+  int n_pubs = 1;
+  int n_subs = 1;
+  std::string filter;
+  std::vector<std::string> topics;
+  if (o.scenario == "fanin") {
+    n_pubs = o.publishers;
+    filter = prefix + "/in/+";
+    for (int i = 0; i < n_pubs; ++i)
+      topics.push_back(prefix + "/in/" + std::to_string(i));
+  } else if (o.scenario == "fanout") {
+    n_subs = o.subscribers;
+    filter = prefix + "/out";
+    topics.push_back(filter);
+  } else {
+    filter = prefix + "/lat";
+    topics.push_back(filter);
+  }
+
+  // Publishers on the first half of the threads, subscribers on the rest (all share one thread
+  // when there is only one).
+  const int t = static_cast<int>(workers.size());
+  const int pub_threads = t == 1 ? 1 : t / 2;
+  auto pub_worker = [&](int i) { return workers[i % pub_threads].get(); };
+  auto sub_worker = [&](int i) {
+    return t == 1 ? workers[0].get() : workers[pub_threads + i % (t - pub_threads)].get();
+  };
+
+  for (int i = 0; i < n_pubs; ++i) {
+    auto c = std::make_unique<Conn>();
+    c->role = Role::Publisher;
+    c->index = i;
+    c->topic = topics[static_cast<size_t>(i)];
+    mqtt::Publish pub;
+    pub.topic = c->topic;
+    const std::string payload = make_payload(static_cast<uint32_t>(i));
+    pub.payload = payload;
+    pub.qos = static_cast<uint8_t>(o.qos);
+    pub.packet_id = o.qos > 0 ? 1 : 0;
+    mqtt::encode_publish(c->tmpl, pub);
+    c->payload_off = c->tmpl.size() - kPayloadSize;
+    if (c->tmpl.compare(c->payload_off, kPayloadSize, payload) != 0) {
+      fatal("encode_publish did not put the payload last");
+    }
+    if (o.qos > 0) c->inflight.assign(65536, 0);
+    s.pubs.push_back(c.get());
+    s.conns.push_back(std::move(c));
+  }
+  for (int i = 0; i < n_subs; ++i) {
+    auto c = std::make_unique<Conn>();
+    c->role = Role::Subscriber;
+    c->index = i;
+    c->filter = filter;
+    if (o.scenario == "latency") {
+      c->latencies_ns.reserve(static_cast<size_t>(o.rate * o.duration_s * 1.2) + 1024);
+    }
+    s.subs.push_back(c.get());
+    s.conns.push_back(std::move(c));
+  }
+  for (Conn* p : s.pubs) {
+    for (Conn* sub : s.subs) {
+      auto f = std::make_unique<Flow>();
+      f->publisher_worker = pub_worker(p->index);
+      p->flows.push_back(f.get());
+      sub->flows_by_publisher.push_back(f.get());
+      s.flows.push_back(std::move(f));
+    }
+  }
+
+  const std::string pid = std::to_string(getpid());
+  for (auto& c : s.conns) {
+    c->fd = connect_to(o);
+    const std::string client_id =
+        "fgbench-" + pid + (c->role == Role::Publisher ? "-p" : "-s") + std::to_string(c->index);
+    mqtt::Connect connect;
+    connect.version = mqtt::Version::v311;
+    connect.protocol_name = "MQTT";
+    connect.clean_session = true;
+    connect.keep_alive = kKeepAlive;
+    connect.client_id = client_id;
+    mqtt::encode_connect(c->out, connect);
+    c->last_ping_ns = now_ns();
+    (c->role == Role::Publisher ? pub_worker(c->index) : sub_worker(c->index))->add(c.get());
+  }
+}
+
+struct Snapshot {
+  uint64_t t_ns = 0;
+  uint64_t received = 0;
+  uint64_t sent = 0;
+  long long self_ticks = 0;
+  std::vector<long long> thread_ticks;
+  long long broker_ticks = -1;
+};
+
+Snapshot snapshot(const Scenario& s, const std::vector<std::unique_ptr<Worker>>& workers) {
+  Snapshot snap;
+  snap.t_ns = now_ns();
+  for (const Conn* c : s.subs)
+    snap.received += c->received.load(std::memory_order_relaxed);
+  for (const Conn* c : s.pubs)
+    snap.sent += c->sent_shared.load(std::memory_order_relaxed);
+  snap.self_ticks = cpu_ticks("/proc/self/stat");
+  for (const auto& w : workers) {
+    snap.thread_ticks.push_back(cpu_ticks("/proc/self/task/" + std::to_string(w->tid()) + "/stat"));
+  }
+  if (s.opt.broker_pid > 0) {
+    snap.broker_ticks = cpu_ticks("/proc/" + std::to_string(s.opt.broker_pid) + "/stat");
+  }
+  return snap;
+}
+
+void sleep_s(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  Scenario s;
+  s.opt = parse_options(argc, argv);
+  const Options& o = s.opt;
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < o.threads; ++i)
+    workers.push_back(std::make_unique<Worker>(s, i));
+  build(s, workers);
+
+  std::vector<std::thread> threads;
+  for (auto& w : workers)
+    threads.emplace_back([&w] { w->run(); });
+
+  // Hand-shake: every CONNACK and SUBACK, within ten seconds.
+  const int total = static_cast<int>(s.conns.size());
+  const uint64_t deadline = now_ns() + 10'000'000'000ULL;
+  while (s.ctl.ready.load() < total) {
+    if (now_ns() > deadline) {
+      fatal("only " + std::to_string(s.ctl.ready.load()) + " of " + std::to_string(total) +
+            " connections were accepted and subscribed within 10 s");
+    }
+    sleep_s(0.005);
+  }
+  bool tids_known = false;
+  while (!tids_known) {
+    tids_known = std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->tid() != 0; });
+    if (!tids_known) sleep_s(0.001);
+  }
+
+  s.ctl.publishing.store(true);
+  sleep_s(o.warmup_s);
+  const Snapshot a = snapshot(s, workers);
+  s.ctl.measuring.store(true);
+  sleep_s(o.duration_s);
+  s.ctl.measuring.store(false);
+  const Snapshot b = snapshot(s, workers);
+  s.ctl.publishing.store(false);
+  s.ctl.stop.store(true);
+  for (auto& t : threads)
+    t.join();
+
+  // Polite goodbye; the broker may already be gone, which is fine here.
+  for (auto& c : s.conns) {
+    std::string bye;
+    mqtt::encode_empty(bye, mqtt::PacketType::Disconnect);
+    (void)!send(c->fd, bye.data(), bye.size(), MSG_NOSIGNAL);
+    close(c->fd);
+    if (c->timer_fd >= 0) close(c->timer_fd);
+  }
+
+  const double secs = static_cast<double>(b.t_ns - a.t_ns) / 1e9;
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto pct = [&](long long t0, long long t1) {
+    return t0 < 0 || t1 < 0 ? -1.0 : 100.0 * static_cast<double>(t1 - t0) / hz / secs;
+  };
+  const double self_pct = pct(a.self_ticks, b.self_ticks);
+  double max_thread_pct = 0;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    max_thread_pct = std::max(max_thread_pct, pct(a.thread_ticks[i], b.thread_ticks[i]));
+  }
+  uint64_t lost = 0;
+  uint64_t reordered = 0;
+  uint64_t stalls = 0;
+  uint64_t foreign = 0;
+  for (const auto& f : s.flows) {
+    lost += f->lost;
+    reordered += f->reordered;
+  }
+  for (const Conn* p : s.pubs)
+    stalls += p->stalls;
+  for (const Conn* c : s.subs)
+    foreign += c->foreign;
+
+  std::string common =
+      " lost_total=" + std::to_string(lost) + " reordered_total=" + std::to_string(reordered) +
+      " stalls=" + std::to_string(stalls) + " seconds=" + fixed(secs, 3) +
+      " loadgen_threads=" + std::to_string(o.threads) + " loadgen_cpu_pct=" + fixed(self_pct, 1) +
+      " loadgen_max_thread_cpu_pct=" + fixed(max_thread_pct, 1);
+  if (o.broker_pid > 0)
+    common += " broker_cpu_pct=" + fixed(pct(a.broker_ticks, b.broker_ticks), 1);
+  if (foreign > 0) common += " foreign=" + std::to_string(foreign);
+
+  const std::string name = o.scenario + "_qos" + std::to_string(o.qos);
+  const double recv_rate = static_cast<double>(b.received - a.received) / secs;
+  const double sent_rate = static_cast<double>(b.sent - a.sent) / secs;
+  if (o.scenario == "fanin") {
+    std::printf("%s msgs_per_s=%.0f sent_per_s=%.0f publishers=%d%s\n", name.c_str(), recv_rate,
+                sent_rate, o.publishers, common.c_str());
+  } else if (o.scenario == "fanout") {
+    std::printf("%s deliveries_per_s=%.0f publishes_per_s=%.0f subscribers=%d%s\n", name.c_str(),
+                recv_rate, sent_rate, o.subscribers, common.c_str());
+  } else {
+    std::vector<uint32_t> lat = s.subs[0]->latencies_ns;
+    if (lat.empty()) fatal("no message arrived while measuring latency");
+    std::sort(lat.begin(), lat.end());
+    auto at = [&](double q) {
+      const auto i =
+          std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())));
+      return static_cast<double>(lat[i]) / 1000.0;
+    };
+    std::printf("%s p50_us=%s p99_us=%s p999_us=%s max_us=%s samples=%zu rate=%.0f%s\n",
+                name.c_str(), fixed(at(0.50), 1).c_str(), fixed(at(0.99), 1).c_str(),
+                fixed(at(0.999), 1).c_str(),
+                fixed(static_cast<double>(lat.back()) / 1000.0, 1).c_str(), lat.size(), o.rate,
+                common.c_str());
+  }
+  if (max_thread_pct > 90.0) {
+    std::fprintf(stderr,
+                 "fieldgate-loadgen: warning: a generator thread used %.0f%% of a core; the "
+                 "figure may be client-bound (try --threads %d)\n",
+                 max_thread_pct, o.threads + 1);
+  }
+  std::fflush(stdout);
+  return 0;
+}

@@ -1,0 +1,54 @@
+// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, with state in memory.
+//
+// One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
+// takes a lock. Other threads talk to it only through request_stop() for now.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fieldgate::broker {
+
+struct ListenerOptions {
+  std::string host;  // "0.0.0.0", "::", "127.0.0.1", "[::1]", a host name
+  uint16_t port = 1883;
+};
+
+struct Options {
+  std::vector<ListenerOptions> listeners;
+  bool allow_anonymous = false;
+  uint32_t max_connections = 10000;
+  uint32_t max_inflight_messages = 20;  // per session, QoS 1 and 2 together
+  uint32_t max_queued_messages = 100000;  // per session, beyond the in-flight window
+  uint32_t max_packet_size = 1048576;   // bytes, whole packet; larger ones close the connection
+  uint32_t max_keepalive_s = 65535;
+  uint32_t sys_interval_s = 10;         // 0: no $SYS topics
+  std::string version = "fieldgate";    // $SYS/broker/version
+};
+
+class Core;
+
+class Broker {
+ public:
+  // Binds every listener. Throws std::runtime_error naming the address when one cannot be bound.
+  explicit Broker(Options options);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // The ports actually bound, in the order of Options::listeners (port 0 picks a free one).
+  std::vector<uint16_t> bound_ports() const;
+
+  // Serves clients until request_stop(); then closes every connection and returns.
+  void run();
+
+  // Makes run() return soon. Safe from any thread and from a signal handler.
+  void request_stop();
+
+ private:
+  std::unique_ptr<Core> core_;
+};
+
+}  // namespace fieldgate::broker

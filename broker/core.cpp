@@ -1,0 +1,347 @@
+// The event loop: accepting, reading, dispatching packets, flushing output, timers.
+#include "broker/core.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "common/log.h"
+
+namespace fieldgate::broker {
+namespace {
+
+constexpr size_t kReadSize = 64 * 1024;
+// A connection must send CONNECT this soon after it is accepted.
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+// Output buffers larger than this are released once empty, so idle connections stay small.
+constexpr size_t kKeptBufferCapacity = 64 * 1024;
+
+const std::string kNoClientId = "(no client id yet)";
+
+}  // namespace
+
+const std::string& Connection::client_id() const {
+  return session ? session->client_id : kNoClientId;
+}
+
+// --- Broker: the public face ---
+
+Broker::Broker(Options options) : core_(std::make_unique<Core>(std::move(options))) {}
+Broker::~Broker() = default;
+std::vector<uint16_t> Broker::bound_ports() const { return core_->bound_ports(); }
+void Broker::run() { core_->run(); }
+void Broker::request_stop() { core_->request_stop(); }
+
+// --- Core ---
+
+Core::Core(Options options)
+    : options_(std::move(options)), wakeup_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!wakeup_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  poller_.add(wakeup_.get(), EPOLLIN, &wakeup_);
+  listeners_.reserve(options_.listeners.size());
+  for (const ListenerOptions& l : options_.listeners) {
+    Listener listener;
+    listener.fd = net::listen_tcp(l.host, l.port);
+    listener.port = net::local_port(listener.fd.get());
+    listeners_.push_back(std::move(listener));
+  }
+  for (Listener& l : listeners_) poller_.add(l.fd.get(), EPOLLIN, &l);
+  read_buffer_.resize(kReadSize);
+}
+
+std::vector<uint16_t> Core::bound_ports() const {
+  std::vector<uint16_t> ports;
+  for (const Listener& l : listeners_) ports.push_back(l.port);
+  return ports;
+}
+
+void Core::request_stop() {
+  stop_requested_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = ::write(wakeup_.get(), &one, sizeof one);
+}
+
+void Core::run() {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    log::info("broker", "listening on ", options_.listeners[i].host, ":", listeners_[i].port);
+  }
+  next_sys_ = Clock::now();
+  std::array<epoll_event, 256> events;
+  while (!stop_requested_) {
+    int n = poller_.wait(events, next_timer_ms());
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == &wakeup_) {
+        uint64_t count;
+        [[maybe_unused]] ssize_t ignored = ::read(wakeup_.get(), &count, sizeof count);
+        continue;
+      }
+      bool is_listener = false;
+      for (Listener& l : listeners_) {
+        if (tag == &l) {
+          accept_all(l.fd.get());
+          is_listener = true;
+        }
+      }
+      if (is_listener) continue;
+      auto& c = *static_cast<Connection*>(tag);
+      if (c.state != Connection::State::Closed && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        on_readable(c);
+      }
+      if (c.state != Connection::State::Closed && (events[i].events & EPOLLOUT)) on_writable(c);
+    }
+    check_timers();
+    // Indexing, not iterators: flushing may close a connection, whose will queues more flushes.
+    for (size_t i = 0; i < to_flush_.size(); ++i) flush(*to_flush_[i]);
+    to_flush_.clear();
+    closed_.clear();
+  }
+
+  log::info("broker", "stopping: closing ", connections_.size(), " connections");
+  std::vector<Connection*> open;
+  for (auto& [id, c] : connections_) open.push_back(c.get());
+  for (Connection* c : open) {
+    flush(*c);
+    close(*c, "broker stopping", /*publish_will=*/false);
+  }
+  closed_.clear();
+}
+
+void Core::accept_all(int listen_fd) {
+  while (true) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        log::error("broker", "cannot accept a connection: ", std::strerror(errno),
+                   "; raise the open-file limit (LimitNOFILE=) or lower max_connections");
+      }
+      return;
+    }
+    if (connections_.size() >= options_.max_connections) {
+      log::warn("broker", "refused a connection from ", net::peer_address(fd),
+                ": max_connections (", options_.max_connections, ") reached");
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto c = std::make_unique<Connection>();
+    c->fd.reset(fd);
+    c->id = next_connection_id_++;
+    c->address = net::peer_address(fd);
+    c->last_received = Clock::now();
+    poller_.add(fd, EPOLLIN, c.get());
+    keep_alive_.push({c->last_received + kConnectTimeout, c->id});
+    ++stats_.connections_total;
+    log::debug("broker", "new connection from ", c->address);
+    connections_.emplace(c->id, std::move(c));
+  }
+}
+
+void Core::on_readable(Connection& c) {
+  ssize_t n = ::read(c.fd.get(), read_buffer_.data(), read_buffer_.size());
+  if (n == 0) {
+    close(c, "connection closed by the client", /*publish_will=*/true);
+    return;
+  }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) close(c, std::strerror(errno), true);
+    return;
+  }
+  stats_.bytes_received += static_cast<uint64_t>(n);
+  c.last_received = Clock::now();
+
+  // Parse straight from the read buffer unless a packet is already half-assembled.
+  std::string_view data(read_buffer_.data(), static_cast<size_t>(n));
+  if (!c.input.empty()) {
+    c.input.append(data);
+    data = c.input;
+  }
+  size_t consumed = 0;
+  while (consumed < data.size()) {
+    mqtt::Frame frame;
+    switch (mqtt::next_frame(data.substr(consumed), options_.max_packet_size, frame)) {
+      case mqtt::FrameStatus::Incomplete:
+        goto keep_rest;
+      case mqtt::FrameStatus::Malformed:
+        close(c, "malformed packet (fixed header)", true);
+        return;
+      case mqtt::FrameStatus::TooLarge:
+        close(c, "packet larger than max_packet_size (" + std::to_string(options_.max_packet_size) +
+                     " bytes)",
+              true);
+        return;
+      case mqtt::FrameStatus::Complete:
+        break;
+    }
+    if (!handle_packet(c, frame)) return;
+    consumed += frame.size();
+  }
+keep_rest:
+  if (c.input.empty()) {
+    c.input.assign(data.substr(consumed));
+  } else {
+    c.input.erase(0, consumed);
+    if (c.input.empty()) std::string().swap(c.input);
+  }
+}
+
+void Core::on_writable(Connection& c) { flush(c); }
+
+bool Core::handle_packet(Connection& c, const mqtt::Frame& frame) {
+  ++stats_.packets_received;
+  using mqtt::PacketType;
+  PacketType type = frame.header.type;
+  if (c.state == Connection::State::AwaitConnect) {
+    if (type != PacketType::Connect) {
+      close(c, std::string("first packet is ") + mqtt::packet_name(type) + ", not CONNECT", false);
+      return false;
+    }
+    return handle_connect(c, frame);
+  }
+  switch (type) {
+    case PacketType::Publish:
+      return handle_publish(c, frame);
+    case PacketType::Puback:
+    case PacketType::Pubrec:
+    case PacketType::Pubrel:
+    case PacketType::Pubcomp:
+      return handle_ack(c, frame);
+    case PacketType::Subscribe:
+      return handle_subscribe(c, frame);
+    case PacketType::Unsubscribe:
+      return handle_unsubscribe(c, frame);
+    case PacketType::Pingreq:
+    case PacketType::Disconnect: {
+      if (mqtt::Error e = mqtt::decode_empty(frame, c.version); e != mqtt::Error::None) {
+        close(c, std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(e), true);
+        return false;
+      }
+      if (type == PacketType::Disconnect) {
+        c.will.reset();  // a clean DISCONNECT discards the will
+        close(c, "disconnected", false);
+        return false;
+      }
+      mqtt::encode_empty(c.output, PacketType::Pingresp);
+      sent_packet(c);
+      return true;
+    }
+    case PacketType::Connect:
+      close(c, "protocol violation: a second CONNECT", true);
+      return false;
+    default:
+      close(c, std::string("protocol violation: a client may not send ") + mqtt::packet_name(type),
+            true);
+      return false;
+  }
+}
+
+void Core::queue_flush(Connection& c) {
+  if (c.flush_pending) return;
+  c.flush_pending = true;
+  to_flush_.push_back(&c);
+}
+
+void Core::flush(Connection& c) {
+  c.flush_pending = false;
+  if (c.state == Connection::State::Closed) return;
+  if (!c.output.empty()) {
+    ssize_t n = ::send(c.fd.get(), c.output.data(), c.output.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        close(c, std::strerror(errno), true);
+        return;
+      }
+      n = 0;
+    }
+    stats_.bytes_sent += static_cast<uint64_t>(n);
+    c.output.erase(0, static_cast<size_t>(n));
+  }
+  bool want_writable = !c.output.empty();
+  if (want_writable != c.writable_armed) {
+    c.writable_armed = want_writable;
+    poller_.modify(c.fd.get(), want_writable ? EPOLLIN | EPOLLOUT : EPOLLIN, &c);
+  }
+  if (c.output.empty()) {
+    if (c.output.capacity() > kKeptBufferCapacity) std::string().swap(c.output);
+    if (c.close_after_flush) close(c, "closed after its last packet", false);
+  }
+}
+
+void Core::close(Connection& c, std::string_view reason, bool publish_will) {
+  if (c.state == Connection::State::Closed) return;
+  bool was_connected = c.state == Connection::State::Connected;
+  c.state = Connection::State::Closed;
+  if (was_connected) {
+    log::info("broker", "client ", c.client_id(), " (", c.address, ") disconnected: ", reason);
+  } else {
+    log::debug("broker", "connection from ", c.address, " closed: ", reason);
+  }
+  poller_.remove(c.fd.get());
+  c.fd.reset();
+  if (Session* s = c.session) {
+    c.session = nullptr;
+    s->connection = nullptr;
+    if (s->clean) end_session(*s);
+  }
+  if (publish_will && c.will) {
+    WillMessage will = std::move(*c.will);
+    c.will.reset();
+    route(will.topic, will.payload, will.qos, will.retain);
+  }
+  auto node = connections_.extract(c.id);
+  if (!node.empty()) closed_.push_back(std::move(node.mapped()));
+}
+
+void Core::watch_keep_alive(const Connection& c) {
+  if (c.keep_alive_s == 0) return;
+  keep_alive_.push({c.last_received + std::chrono::milliseconds(c.keep_alive_s * 1500), c.id});
+}
+
+void Core::check_timers() {
+  Clock::time_point now = Clock::now();
+  while (!keep_alive_.empty() && keep_alive_.top().due <= now) {
+    uint64_t id = keep_alive_.top().connection_id;
+    keep_alive_.pop();
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    Connection& c = *it->second;
+    if (c.state == Connection::State::AwaitConnect) {
+      close(c, "no CONNECT within 10 seconds", false);
+      continue;
+    }
+    if (c.keep_alive_s == 0) continue;
+    // Keep-alive is checked lazily: the deadline moves with every packet received.
+    auto deadline = c.last_received + std::chrono::milliseconds(c.keep_alive_s * 1500);
+    if (deadline <= now) {
+      close(c, "keep-alive timeout (no packet for 1.5 x " + std::to_string(c.keep_alive_s) + " s)",
+            true);
+    } else {
+      keep_alive_.push({deadline, id});
+    }
+  }
+  if (options_.sys_interval_s > 0 && now >= next_sys_) {
+    publish_sys();
+    next_sys_ = now + std::chrono::seconds(options_.sys_interval_s);
+  }
+}
+
+int Core::next_timer_ms() const {
+  Clock::time_point now = Clock::now();
+  Clock::time_point next = now + std::chrono::seconds(1);
+  if (!keep_alive_.empty() && keep_alive_.top().due < next) next = keep_alive_.top().due;
+  if (options_.sys_interval_s > 0 && next_sys_ < next) next = next_sys_;
+  if (!to_flush_.empty() || next <= now) return 0;
+  // Round up so that the timer is due when the wait ends.
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+  return static_cast<int>(ms);
+}
+
+}  // namespace fieldgate::broker

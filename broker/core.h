@@ -1,0 +1,154 @@
+// The broker's insides, shared by its implementation files: one file per concern, as in
+// Mosquitto (connect, publish and delivery, subscribe, $SYS, the loop).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/codec/codec.h"
+#include "broker/net/socket.h"
+#include "broker/retained.h"
+#include "broker/session.h"
+#include "broker/topic_tree.h"
+
+namespace fieldgate::broker {
+
+using Clock = std::chrono::steady_clock;
+
+struct WillMessage {
+  std::string topic;
+  std::string payload;
+  uint8_t qos = 0;
+  bool retain = false;
+};
+
+class Connection {
+ public:
+  enum class State : uint8_t { AwaitConnect, Connected, Closed };
+
+  net::Fd fd;
+  uint64_t id = 0;
+  std::string address;  // peer "HOST:PORT", for log lines
+  State state = State::AwaitConnect;
+  mqtt::Version version = mqtt::Version::v311;
+  uint16_t keep_alive_s = 0;
+  Clock::time_point last_received;
+  Session* session = nullptr;
+  std::optional<WillMessage> will;
+
+  std::string input;         // the start of a packet not yet complete
+  std::string output;        // encoded packets not yet written
+  bool flush_pending = false;  // listed in Core::to_flush_
+  bool writable_armed = false;  // EPOLLOUT requested after a short write
+  bool close_after_flush = false;
+
+  const std::string& client_id() const;
+};
+
+struct Stats {
+  uint64_t packets_received = 0;
+  uint64_t packets_sent = 0;
+  uint64_t publish_received = 0;
+  uint64_t publish_sent = 0;
+  uint64_t publish_dropped = 0;  // QoS 0 over a slow client's bound, or a session queue full
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t connections_total = 0;
+  size_t clients_maximum = 0;
+};
+
+class Core {
+ public:
+  explicit Core(Options options);
+
+  std::vector<uint16_t> bound_ports() const;
+  void run();
+  void request_stop();
+
+  // --- the loop (core.cpp) ---
+  void accept_all(int listen_fd);
+  void on_readable(Connection& c);
+  void on_writable(Connection& c);
+  bool handle_packet(Connection& c, const mqtt::Frame& frame);  // false: connection closed
+  void queue_flush(Connection& c);
+  void flush(Connection& c);
+  void close(Connection& c, std::string_view reason, bool publish_will);
+  void check_timers();
+  int next_timer_ms() const;
+  void watch_keep_alive(const Connection& c);
+  // Call after appending one packet to c.output.
+  void sent_packet(Connection& c) {
+    ++stats_.packets_sent;
+    queue_flush(c);
+  }
+
+  // --- CONNECT, DISCONNECT, PINGREQ (handle_connect.cpp) ---
+  bool handle_connect(Connection& c, const mqtt::Frame& frame);
+  void refuse_connect(Connection& c, uint8_t return_code, std::string_view why);
+  Session& attach_session(Connection& c, std::string client_id, bool clean, bool& present);
+  void end_session(Session& s);
+  void resume_delivery(Session& s);
+
+  // --- PUBLISH in and out, acknowledgements, routing (handle_publish.cpp) ---
+  bool handle_publish(Connection& c, const mqtt::Frame& frame);
+  bool handle_ack(Connection& c, const mqtt::Frame& frame);
+  void route(std::string_view topic, std::string_view payload, uint8_t qos, bool retain);
+  void deliver(Session& s, Outgoing outgoing);
+  void deliver_qos0(Connection& c, std::string_view topic, std::string_view payload, bool retain);
+  void send_inflight(Session& s, Outgoing outgoing);
+  void pump_queue(Session& s);
+
+  // --- SUBSCRIBE, UNSUBSCRIBE (handle_subscribe.cpp) ---
+  bool handle_subscribe(Connection& c, const mqtt::Frame& frame);
+  bool handle_unsubscribe(Connection& c, const mqtt::Frame& frame);
+
+  // --- $SYS (sys_topics.cpp) ---
+  void publish_sys();
+
+ private:
+  friend class Broker;
+
+  struct Listener {
+    net::Fd fd;
+    uint16_t port = 0;
+  };
+  struct KeepAliveCheck {
+    Clock::time_point due;
+    uint64_t connection_id;
+    bool operator>(const KeepAliveCheck& o) const { return due > o.due; }
+  };
+
+  Options options_;
+  net::Poller poller_;
+  net::Fd wakeup_;  // eventfd: request_stop() and, later, the in-process client's inbox
+  std::vector<Listener> listeners_;
+  std::atomic<bool> stop_requested_{false};
+  std::string read_buffer_;
+
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> closed_;  // freed after the current loop turn
+  std::vector<Connection*> to_flush_;
+  uint64_t next_connection_id_ = 1;
+  std::priority_queue<KeepAliveCheck, std::vector<KeepAliveCheck>, std::greater<>> keep_alive_;
+
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
+  TopicTree subscriptions_;
+  RetainedStore retained_;
+  uint64_t route_stamp_ = 0;
+  std::vector<Session*> route_matches_;
+
+  Stats stats_;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point next_sys_;
+  std::unordered_map<std::string, std::string> sys_published_;  // topic -> last payload
+};
+
+}  // namespace fieldgate::broker

@@ -1,0 +1,157 @@
+// CONNECT: protocol checks, authentication, client ids, session takeover and resumption.
+#include <random>
+
+#include "broker/core.h"
+#include "common/log.h"
+
+namespace fieldgate::broker {
+namespace {
+
+// MQTT 3.1 limits client ids to 23 characters.
+constexpr size_t kMaxClientIdLength31 = 23;
+
+std::string generated_client_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = "auto-";
+  uint64_t bits = rng();
+  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 0xf];
+  return id;
+}
+
+const char* version_name(mqtt::Version v) {
+  switch (v) {
+    case mqtt::Version::v31: return "3.1";
+    case mqtt::Version::v311: return "3.1.1";
+    case mqtt::Version::v5: return "5.0";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void Core::refuse_connect(Connection& c, uint8_t return_code, std::string_view why) {
+  log::warn("broker", "refused connection from ", c.address, ": ", why, " (CONNACK ",
+            static_cast<int>(return_code), ")");
+  mqtt::encode_connack(c.output, mqtt::Connack{false, return_code});
+  sent_packet(c);
+  c.close_after_flush = true;
+}
+
+bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
+  mqtt::Connect connect;
+  mqtt::Error error = mqtt::decode_connect(frame, connect);
+  if (error == mqtt::Error::UnsupportedProtocolLevel) {
+    refuse_connect(c, mqtt::connack::kUnacceptableProtocolVersion,
+                   std::string("protocol ") + std::string(connect.protocol_name) + " level " +
+                       std::to_string(static_cast<int>(connect.version)) +
+                       " is not supported (fieldgate speaks MQTT 3.1 and 3.1.1)");
+    return false;
+  }
+  if (error != mqtt::Error::None) {
+    close(c, std::string("invalid CONNECT: ") + mqtt::describe(error), false);
+    return false;
+  }
+  c.version = connect.version;
+
+  std::string client_id(connect.client_id);
+  if (client_id.empty()) {
+    if (connect.version == mqtt::Version::v31) {
+      refuse_connect(c, mqtt::connack::kIdentifierRejected,
+                     "MQTT 3.1 requires a client id; give the client one");
+      return false;
+    }
+    if (!connect.clean_session) {
+      refuse_connect(c, mqtt::connack::kIdentifierRejected,
+                     "an empty client id needs clean session; give the client an id");
+      return false;
+    }
+    client_id = generated_client_id();
+  } else if (connect.version == mqtt::Version::v31 && client_id.size() > kMaxClientIdLength31) {
+    refuse_connect(c, mqtt::connack::kIdentifierRejected,
+                   "MQTT 3.1 client ids are at most 23 characters: " + client_id);
+    return false;
+  }
+
+  if (!options_.allow_anonymous) {
+    refuse_connect(c, mqtt::connack::kNotAuthorized,
+                   "client " + client_id +
+                       " not authorized: allow_anonymous is false and no password_file is set");
+    return false;
+  }
+
+  if (connect.keep_alive > options_.max_keepalive_s) {
+    refuse_connect(c, mqtt::connack::kIdentifierRejected,
+                   "client " + client_id + " asks for keep-alive " +
+                       std::to_string(connect.keep_alive) + " s, more than max_keepalive_s (" +
+                       std::to_string(options_.max_keepalive_s) + ")");
+    return false;
+  }
+
+  bool session_present = false;
+  Session& session = attach_session(c, client_id, connect.clean_session, session_present);
+  c.state = Connection::State::Connected;
+  c.keep_alive_s = connect.keep_alive;
+  if (connect.will) {
+    c.will = WillMessage{std::string(connect.will->topic), std::string(connect.will->payload),
+                         connect.will->qos, connect.will->retain};
+  }
+  watch_keep_alive(c);
+
+  mqtt::encode_connack(c.output, mqtt::Connack{session_present, mqtt::connack::kAccepted});
+  sent_packet(c);
+  log::info("broker", "client ", session.client_id, " connected from ", c.address, " (MQTT ",
+            version_name(c.version), ", clean ", connect.clean_session, ", keep-alive ",
+            connect.keep_alive, " s", session_present ? ", session resumed" : "", ")");
+  if (session_present) resume_delivery(session);
+  return true;
+}
+
+Session& Core::attach_session(Connection& c, std::string client_id, bool clean, bool& present) {
+  auto it = sessions_.find(client_id);
+  if (it != sessions_.end() && it->second->connection) {
+    // Takeover: the newest connection wins. Closing the old one first ends its session if that
+    // was a clean one.
+    close(*it->second->connection, "taken over by a new connection with the same client id", true);
+    it = sessions_.find(client_id);
+  }
+  if (it != sessions_.end() && clean) {
+    end_session(*it->second);
+    it = sessions_.end();
+  }
+  present = it != sessions_.end();
+  if (!present) {
+    auto session = std::make_unique<Session>(client_id, clean);
+    it = sessions_.emplace(std::move(client_id), std::move(session)).first;
+  }
+  Session& s = *it->second;
+  s.connection = &c;
+  c.session = &s;
+  return s;
+}
+
+void Core::end_session(Session& s) {
+  for (const auto& [filter, qos] : s.subscriptions) subscriptions_.remove(filter, &s);
+  std::string id = s.client_id;  // s (and its id) go with the erase
+  sessions_.erase(id);
+}
+
+// A persistent session's client is back: resend what it has not acknowledged, with DUP set on
+// PUBLISH (as the specification requires on reconnect), then carry on with the queue.
+void Core::resume_delivery(Session& s) {
+  Connection& c = *s.connection;
+  for (const Inflight& f : s.inflight) {
+    if (f.state == Inflight::State::AwaitPubcomp) {
+      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrel, f.packet_id);
+    } else {
+      const Message& m = *f.outgoing.message;
+      mqtt::encode_publish(c.output, mqtt::Publish{m.topic, m.payload, f.outgoing.qos,
+                                                   f.outgoing.retain, /*dup=*/true, f.packet_id});
+      ++stats_.publish_sent;
+    }
+    sent_packet(c);
+  }
+  pump_queue(s);
+}
+
+}  // namespace fieldgate::broker

@@ -1,0 +1,183 @@
+// PUBLISH in both directions, the acknowledgement flows, and routing to subscribers.
+#include <algorithm>
+
+#include "broker/core.h"
+#include "common/log.h"
+
+namespace fieldgate::broker {
+namespace {
+
+// A client whose unsent output exceeds this loses further QoS 0 messages until it catches up
+// (counted in $SYS/broker/publish/messages/dropped); QoS 1 and 2 wait in its session queue.
+constexpr size_t kMaxPendingOutputQos0 = 1024 * 1024;
+
+bool is_sys_topic(std::string_view topic) { return topic.starts_with("$SYS/") || topic == "$SYS"; }
+
+}  // namespace
+
+bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
+  mqtt::Publish publish;
+  if (mqtt::Error e = mqtt::decode_publish(frame, c.version, publish); e != mqtt::Error::None) {
+    close(c, std::string("invalid PUBLISH: ") + mqtt::describe(e), true);
+    return false;
+  }
+  ++stats_.publish_received;
+  Session& s = *c.session;
+  // $SYS belongs to the broker: publishes there are acknowledged and dropped, as Mosquitto does.
+  bool deliverable = !is_sys_topic(publish.topic);
+  switch (publish.qos) {
+    case 0:
+      if (deliverable) route(publish.topic, publish.payload, 0, publish.retain);
+      break;
+    case 1:
+      if (deliverable) route(publish.topic, publish.payload, 1, publish.retain);
+      mqtt::encode_ack(c.output, mqtt::PacketType::Puback, publish.packet_id);
+      sent_packet(c);
+      break;
+    case 2:
+      // Exactly once: a PUBLISH whose id still awaits PUBREL is a resend, already routed.
+      if (s.awaiting_pubrel.insert(publish.packet_id).second && deliverable) {
+        route(publish.topic, publish.payload, 2, publish.retain);
+      }
+      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrec, publish.packet_id);
+      sent_packet(c);
+      break;
+  }
+  return true;
+}
+
+bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
+  mqtt::PacketType type = frame.header.type;
+  uint16_t id = 0;
+  if (mqtt::Error e = mqtt::decode_ack(frame, c.version, id); e != mqtt::Error::None) {
+    close(c, std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(e), true);
+    return false;
+  }
+  Session& s = *c.session;
+  if (type == mqtt::PacketType::Pubrel) {
+    s.awaiting_pubrel.erase(id);
+    mqtt::encode_ack(c.output, mqtt::PacketType::Pubcomp, id);
+    sent_packet(c);
+    return true;
+  }
+  auto it = std::find_if(s.inflight.begin(), s.inflight.end(),
+                         [id](const Inflight& f) { return f.packet_id == id; });
+  if (it == s.inflight.end()) {
+    log::debug("broker", "client ", s.client_id, " acknowledged unknown packet id ", id, " with ",
+               mqtt::packet_name(type));
+    return true;
+  }
+  using State = Inflight::State;
+  switch (type) {
+    case mqtt::PacketType::Puback:
+      if (it->state != State::AwaitPuback) return true;
+      s.inflight.erase(it);
+      break;
+    case mqtt::PacketType::Pubrec:
+      if (it->state == State::AwaitPuback) return true;
+      it->state = State::AwaitPubcomp;
+      it->outgoing.message.reset();  // delivered: only the packet id remains to release
+      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrel, id);
+      sent_packet(c);
+      return true;
+    case mqtt::PacketType::Pubcomp:
+      if (it->state != State::AwaitPubcomp) return true;
+      s.inflight.erase(it);
+      break;
+    default:
+      return true;
+  }
+  pump_queue(s);
+  return true;
+}
+
+void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, bool retain) {
+  MessagePtr message;  // built only when something must keep it
+  auto keep = [&]() -> const MessagePtr& {
+    if (!message) {
+      message = std::make_shared<const Message>(Message{std::string(topic), std::string(payload), qos});
+    }
+    return message;
+  };
+  if (retain) {
+    if (payload.empty()) {
+      retained_.clear(topic);
+    } else {
+      retained_.set(keep());
+    }
+  }
+
+  // Overlapping subscriptions of one session collapse into one delivery at the highest QoS.
+  ++route_stamp_;
+  route_matches_.clear();
+  subscriptions_.match(topic, [&](Session* s, uint8_t granted) {
+    if (s->route_stamp != route_stamp_) {
+      s->route_stamp = route_stamp_;
+      s->route_qos = granted;
+      route_matches_.push_back(s);
+    } else {
+      s->route_qos = std::max(s->route_qos, granted);
+    }
+  });
+  for (Session* s : route_matches_) {
+    uint8_t delivery_qos = std::min(qos, s->route_qos);
+    if (delivery_qos == 0) {
+      if (s->connection) deliver_qos0(*s->connection, topic, payload, /*retain=*/false);
+    } else {
+      deliver(*s, Outgoing{keep(), delivery_qos, /*retain=*/false});
+    }
+  }
+}
+
+void Core::deliver_qos0(Connection& c, std::string_view topic, std::string_view payload,
+                        bool retain) {
+  // Retained messages sent on subscribe are bounded by the retained store, so never dropped.
+  if (!retain && c.output.size() > kMaxPendingOutputQos0) {
+    ++stats_.publish_dropped;
+    return;
+  }
+  mqtt::encode_publish(c.output, mqtt::Publish{topic, payload, 0, retain, false, 0});
+  ++stats_.publish_sent;
+  sent_packet(c);
+}
+
+// A QoS 1 or 2 message for session s: sent now if its client is connected and has a free
+// in-flight slot, queued otherwise (and dropped, counted, when the queue is full).
+void Core::deliver(Session& s, Outgoing outgoing) {
+  if (s.connection && s.queue.empty() && s.inflight.size() < options_.max_inflight_messages) {
+    send_inflight(s, std::move(outgoing));
+    return;
+  }
+  if (s.queue.size() >= options_.max_queued_messages) {
+    ++stats_.publish_dropped;
+    log::debug("broker", "queue of client ", s.client_id, " full (max_queued_messages ",
+               options_.max_queued_messages, "): message on ", outgoing.message->topic,
+               " dropped");
+    return;
+  }
+  s.queue.push_back(std::move(outgoing));
+}
+
+void Core::send_inflight(Session& s, Outgoing outgoing) {
+  Connection& c = *s.connection;
+  uint16_t id = s.next_packet_id();
+  const Message& m = *outgoing.message;
+  mqtt::encode_publish(c.output,
+                       mqtt::Publish{m.topic, m.payload, outgoing.qos, outgoing.retain, false, id});
+  ++stats_.publish_sent;
+  sent_packet(c);
+  Inflight::State state =
+      outgoing.qos == 1 ? Inflight::State::AwaitPuback : Inflight::State::AwaitPubrec;
+  s.inflight.push_back(Inflight{id, state, std::move(outgoing)});
+}
+
+// Moves queued messages into the in-flight window as acknowledgements free it.
+void Core::pump_queue(Session& s) {
+  while (s.connection && !s.queue.empty() && s.inflight.size() < options_.max_inflight_messages) {
+    Outgoing next = std::move(s.queue.front());
+    s.queue.pop_front();
+    send_inflight(s, std::move(next));
+  }
+}
+
+}  // namespace fieldgate::broker

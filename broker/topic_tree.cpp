@@ -1,0 +1,62 @@
+#include "broker/topic_tree.h"
+
+#include <algorithm>
+
+namespace fieldgate::broker {
+
+TopicTree::TopicTree() : root_(std::make_unique<Node>()) {}
+TopicTree::~TopicTree() = default;
+
+bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos) {
+  Node* node = root_.get();
+  while (true) {
+    size_t slash = filter.find('/');
+    std::string_view level = filter.substr(0, slash);
+    auto it = node->children.find(level);
+    if (it == node->children.end()) {
+      it = node->children.emplace(std::string(level), std::make_unique<Node>()).first;
+    }
+    node = it->second.get();
+    if (slash == std::string_view::npos) break;
+    filter.remove_prefix(slash + 1);
+  }
+  for (Subscriber& s : node->subscribers) {
+    if (s.session == session) {
+      s.qos = qos;
+      return false;
+    }
+  }
+  node->subscribers.push_back({session, qos});
+  ++size_;
+  return true;
+}
+
+bool TopicTree::remove(std::string_view filter, Session* session) {
+  return remove_from(*root_, filter, session);
+}
+
+// Removes the subscription below `node` and prunes the nodes it leaves empty.
+bool TopicTree::remove_from(Node& node, std::string_view rest, Session* session) {
+  size_t slash = rest.find('/');
+  std::string_view level = rest.substr(0, slash);
+  auto it = node.children.find(level);
+  if (it == node.children.end()) return false;
+  Node& child = *it->second;
+  bool removed = false;
+  if (slash == std::string_view::npos) {
+    auto sub = std::find_if(child.subscribers.begin(), child.subscribers.end(),
+                            [&](const Subscriber& s) { return s.session == session; });
+    if (sub != child.subscribers.end()) {
+      *sub = child.subscribers.back();
+      child.subscribers.pop_back();
+      --size_;
+      removed = true;
+    }
+  } else {
+    removed = remove_from(child, rest.substr(slash + 1), session);
+  }
+  if (child.empty()) node.children.erase(it);
+  return removed;
+}
+
+}  // namespace fieldgate::broker

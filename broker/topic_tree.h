@@ -1,0 +1,100 @@
+// Subscriptions by topic filter: a tree with one level of the filter per edge, so a publish
+// walks only the branches its topic can match and the cost does not grow with unrelated
+// subscriptions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace fieldgate::broker {
+
+class Session;
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class TopicTree {
+ public:
+  TopicTree();
+  ~TopicTree();
+
+  // Subscribes `session` to `filter` (a valid filter) at `qos`. Returns true when the
+  // subscription is new, false when it replaced the QoS of an existing one.
+  bool add(std::string_view filter, Session* session, uint8_t qos);
+  // Returns false when `session` had no subscription to `filter`.
+  bool remove(std::string_view filter, Session* session);
+  size_t size() const { return size_; }
+
+  // Calls visit(Session*, granted QoS) once per subscription whose filter matches `topic` (a
+  // valid topic name). A session with several matching filters is visited once per filter.
+  // Topics starting with '$' are not matched by a leading '+' or '#'.
+  template <typename Visit>
+  void match(std::string_view topic, Visit&& visit) const {
+    match_level(*root_, topic, /*at_root=*/true, visit);
+  }
+
+ private:
+  struct Subscriber {
+    Session* session;
+    uint8_t qos;
+  };
+  struct Node {
+    std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> children;
+    std::vector<Subscriber> subscribers;
+    bool empty() const { return children.empty() && subscribers.empty(); }
+  };
+
+  template <typename Visit>
+  static void visit_all(const Node& node, Visit& visit) {
+    for (const Subscriber& s : node.subscribers) visit(s.session, s.qos);
+  }
+
+  // `rest` is the topic from the current level on, or npos-like empty view with `done` set.
+  template <typename Visit>
+  static void match_level(const Node& node, std::string_view rest, bool at_root, Visit& visit) {
+    size_t slash = rest.find('/');
+    std::string_view level = rest.substr(0, slash);
+    bool last = slash == std::string_view::npos;
+    std::string_view remainder = last ? std::string_view{} : rest.substr(slash + 1);
+    bool wildcards_allowed = !(at_root && !level.empty() && level[0] == '$');
+
+    if (auto it = node.children.find(level); it != node.children.end()) {
+      descend(*it->second, remainder, last, visit);
+    }
+    if (wildcards_allowed) {
+      if (auto it = node.children.find(std::string_view("+")); it != node.children.end()) {
+        descend(*it->second, remainder, last, visit);
+      }
+      if (auto it = node.children.find(std::string_view("#")); it != node.children.end()) {
+        visit_all(*it->second, visit);
+      }
+    }
+  }
+
+  template <typename Visit>
+  static void descend(const Node& child, std::string_view remainder, bool last, Visit& visit) {
+    if (!last) {
+      match_level(child, remainder, false, visit);
+      return;
+    }
+    visit_all(child, visit);
+    // "a/#" also matches "a" itself.
+    if (auto it = child.children.find(std::string_view("#")); it != child.children.end()) {
+      visit_all(*it->second, visit);
+    }
+  }
+
+  bool remove_from(Node& node, std::string_view rest, Session* session);
+
+  std::unique_ptr<Node> root_;
+  size_t size_ = 0;
+};
+
+}  // namespace fieldgate::broker

@@ -1,0 +1,94 @@
+// What this build validates but cannot run yet. Each entry below is one feature; when the broker,
+// the bridge or an adapter learns it, delete its entry. `fieldgate run` refuses to start while
+// a config asks for anything listed here.
+#include "config/internal.h"
+
+namespace fieldgate::config {
+namespace {
+
+// Keys of [broker] that ask for something the broker cannot do yet, and when they do.
+struct BrokerFeature {
+  std::string_view key;
+  bool (*asks_for_it)(const Broker&);
+};
+
+constexpr BrokerFeature kUnsupportedBrokerKeys[] = {
+    // Left out, persistence defaults to true and the gateway only warns at start.
+    {"persistence", [](const Broker& broker) { return broker.persistence; }},
+    {"durability", [](const Broker&) { return true; }},
+    {"password_file", [](const Broker&) { return true; }},
+    {"acl_file", [](const Broker&) { return true; }},
+};
+
+struct ListenerFeature {
+  std::string_view key;
+  bool (*asks_for_it)(const Listener&);
+};
+
+constexpr ListenerFeature kUnsupportedListenerKeys[] = {
+    {"tls_cert", [](const Listener&) { return true; }},
+    {"tls_key", [](const Listener&) { return true; }},
+    {"tls_ca", [](const Listener&) { return true; }},
+    {"require_client_cert", [](const Listener&) { return true; }},
+    {"use_identity_as_username", [](const Listener&) { return true; }},
+    {"protocol",
+     [](const Listener& listener) { return listener.protocol == ListenerProtocol::Websockets; }},
+};
+
+// Whole tables this build cannot run at all.
+constexpr bool kBridgesSupported = false;
+constexpr bool kModbusSupported = false;
+constexpr bool kCoapSupported = false;
+constexpr bool kGpioSupported = false;
+
+class Report {
+ public:
+  explicit Report(const Config& config) : file_(config.file) {}
+  void add(SourcePos pos, const std::string& key) {
+    list_.push_back(Diagnostic{file_, pos.line, pos.column, "not supported yet: " + key});
+  }
+  std::vector<Diagnostic> take() { return std::move(list_); }
+
+ private:
+  std::filesystem::path file_;
+  std::vector<Diagnostic> list_;
+};
+
+template <class Item>
+void add_tables(Report& report, bool supported, std::string_view array,
+                const std::vector<Item>& items) {
+  if (supported) return;
+  for (size_t i = 0; i < items.size(); ++i) {
+    report.add(items[i].pos, element_name(array, items[i].name, i));
+  }
+}
+
+}  // namespace
+
+std::vector<Diagnostic> unsupported_features(const Config& config) {
+  Report report(config);
+  const Broker& broker = config.broker;
+  for (const BrokerFeature& feature : kUnsupportedBrokerKeys) {
+    auto pos = broker.keys.at(feature.key);
+    if (pos && feature.asks_for_it(broker)) {
+      report.add(*pos, "broker." + std::string(feature.key));
+    }
+  }
+  for (size_t i = 0; i < broker.listeners.size(); ++i) {
+    const Listener& listener = broker.listeners[i];
+    for (const ListenerFeature& feature : kUnsupportedListenerKeys) {
+      auto pos = listener.keys.at(feature.key);
+      if (pos && feature.asks_for_it(listener)) {
+        report.add(*pos, element_name("broker.listener", "", i) + "." + std::string(feature.key) +
+                             (feature.key == "protocol" ? " = \"websockets\"" : ""));
+      }
+    }
+  }
+  add_tables(report, kBridgesSupported, "bridge", config.bridges);
+  add_tables(report, kModbusSupported, "modbus", config.modbus);
+  add_tables(report, kCoapSupported, "coap", config.coap);
+  add_tables(report, kGpioSupported, "gpio", config.gpio);
+  return report.take();
+}
+
+}  // namespace fieldgate::config

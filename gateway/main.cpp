@@ -1,0 +1,214 @@
+// fieldgate: the command line. Each subcommand is one function; `run` wires the configuration
+// to the broker and serves until SIGTERM or SIGINT.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "config/config.h"
+
+namespace fieldgate {
+namespace {
+
+// Exit codes of SPEC.md.
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 1;  // bad config or usage
+constexpr int kExitRuntime = 2;  // cannot bind a port, cannot open the database, ...
+
+constexpr const char* kDefaultConfig = "/etc/fieldgate/fieldgate.toml";
+
+constexpr const char* kUsage = R"(usage: fieldgate COMMAND [OPTIONS]
+
+commands:
+  run [-c FILE]          run the gateway (default FILE: /etc/fieldgate/fieldgate.toml);
+                         plain `fieldgate -c FILE` does the same
+  check [-c FILE]        validate a config and print a summary of it
+  passwd [-b] [-D] FILE USER [PASSWORD]
+                         add, update (-b: password on the command line) or delete (-D) a user
+                         in a Mosquitto-format password file
+  probe modbus ...       read Modbus registers once and decode them every way
+  simulate modbus ...    serve changing demo values over Modbus TCP
+  --version              print the version
+  --help                 print this help
+
+exit codes: 0 ok, 1 bad config or usage, 2 runtime failure
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "fieldgate: " << message << "\n\n" << kUsage;
+  return kExitConfig;
+}
+
+// Parses "[-c FILE]"; returns false (and reports) on anything else.
+bool parse_config_option(const std::vector<std::string>& args, std::string& file) {
+  file = kDefaultConfig;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) {
+      file = args[++i];
+    } else {
+      usage_error("unexpected argument '" + args[i] + "'");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool load_config(const std::string& file, config::Config& out) {
+  try {
+    out = config::load(file);
+    return true;
+  } catch (const config::ConfigError& e) {
+    for (const config::Diagnostic& d : e.diagnostics()) std::cerr << d.to_string() << "\n";
+    std::cerr << "fieldgate: " << file << ": " << e.diagnostics().size()
+              << " error(s); fix them and run `fieldgate check -c " << file << "` again\n";
+    return false;
+  }
+}
+
+int check_command(const std::vector<std::string>& args) {
+  std::string file;
+  if (!parse_config_option(args, file)) return kExitConfig;
+  config::Config cfg;
+  if (!load_config(file, cfg)) return kExitConfig;
+  std::cout << config::summary(cfg);
+  std::vector<config::Diagnostic> unsupported = config::unsupported_features(cfg);
+  if (!unsupported.empty()) {
+    std::cout << "\nvalid, but this build of fieldgate cannot run it yet:\n";
+    for (const config::Diagnostic& d : unsupported) std::cout << "  " << d.to_string() << "\n";
+  }
+  return kExitOk;
+}
+
+log::Level to_log_level(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::Trace: return log::Level::Trace;
+    case config::LogLevel::Debug: return log::Level::Debug;
+    case config::LogLevel::Info: return log::Level::Info;
+    case config::LogLevel::Warn: return log::Level::Warn;
+    case config::LogLevel::Error: return log::Level::Error;
+  }
+  return log::Level::Info;
+}
+
+broker::Options broker_options(const config::Config& cfg) {
+  broker::Options o;
+  for (const config::Listener& l : cfg.broker.listeners) o.listeners.push_back({l.host, l.port});
+  o.allow_anonymous = cfg.broker.allow_anonymous;
+  o.max_connections = cfg.broker.max_connections;
+  o.max_inflight_messages = cfg.broker.max_inflight_messages;
+  o.max_queued_messages = cfg.broker.max_queued_messages;
+  o.max_packet_size = cfg.broker.max_packet_size;
+  o.max_keepalive_s = cfg.broker.max_keepalive_s;
+  o.sys_interval_s = cfg.broker.sys_interval_s;
+  o.version = std::string("fieldgate version ") + FIELDGATE_VERSION;
+  return o;
+}
+
+// Signals are taken by one thread with sigwait(), so nothing runs in a signal handler.
+void handle_signals(const sigset_t& set, broker::Broker& broker) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log::warn("gateway",
+                "SIGHUP: live reload is not supported yet; restart fieldgate to apply changes");
+      continue;
+    }
+    log::info("gateway", "received ", strsignal(sig), ", stopping");
+    sd_notify(0, "STOPPING=1");
+    broker.request_stop();
+    return;
+  }
+}
+
+int run_command(const std::vector<std::string>& args) {
+  std::string file;
+  if (!parse_config_option(args, file)) return kExitConfig;
+  config::Config cfg;
+  if (!load_config(file, cfg)) return kExitConfig;
+  std::vector<config::Diagnostic> unsupported = config::unsupported_features(cfg);
+  if (!cfg.broker.enabled) {
+    unsupported.push_back({cfg.file, cfg.broker.keys.at("enabled").value_or(config::SourcePos{}).line,
+                           cfg.broker.keys.at("enabled").value_or(config::SourcePos{}).column,
+                           "not supported yet: broker.enabled = false (the adapters that would "
+                           "run without it are not built yet)"});
+  }
+  if (!unsupported.empty()) {
+    for (const config::Diagnostic& d : unsupported) std::cerr << d.to_string() << "\n";
+    std::cerr << "fieldgate: this build cannot run " << file
+              << " yet; remove or comment out the keys above\n";
+    return kExitConfig;
+  }
+  log::set_level(to_log_level(cfg.gateway.log_level));
+  if (!cfg.broker.keys.has("persistence")) {
+    log::warn("gateway",
+              "persistence is not built yet: sessions, queued and retained messages live in "
+              "memory and are lost on restart (set broker.persistence = false to silence this)");
+  }
+  if (!cfg.broker.allow_anonymous) {
+    log::warn("gateway",
+              "allow_anonymous is false and password files are not supported yet: every client "
+              "will be refused (set broker.allow_anonymous = true)");
+  }
+
+  // Block the signals before any thread starts, so that only the signal thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<broker::Broker> broker;
+  try {
+    broker = std::make_unique<broker::Broker>(broker_options(cfg));
+  } catch (const std::exception& e) {
+    log::error("gateway", e.what());
+    return kExitRuntime;
+  }
+  log::info("gateway", "fieldgate ", FIELDGATE_VERSION, " started as '", cfg.gateway.name,
+            "' with ", file);
+  sd_notify(0, "READY=1");
+  std::thread signal_thread(handle_signals, std::cref(signals), std::ref(*broker));
+  broker->run();
+  signal_thread.join();
+  log::info("gateway", "stopped");
+  return kExitOk;
+}
+
+int not_supported_yet(const std::string& command) {
+  std::cerr << "fieldgate " << command << ": not supported yet in this build\n";
+  return kExitConfig;
+}
+
+}  // namespace
+}  // namespace fieldgate
+
+int main(int argc, char** argv) {
+  using namespace fieldgate;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("no command given");
+  std::string command = args.front();
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "--version" || command == "-v") {
+    std::cout << "fieldgate " << FIELDGATE_VERSION << "\n";
+    return kExitOk;
+  }
+  if (command == "run") return run_command(rest);
+  if (command == "-c" || command == "--config") return run_command(args);
+  if (command == "check") return check_command(rest);
+  if (command == "passwd" || command == "probe" || command == "simulate") {
+    return not_supported_yet(command);
+  }
+  return usage_error("unknown command '" + command + "'");
+}

@@ -1,0 +1,5 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+TEST(Config, Placeholder) {}

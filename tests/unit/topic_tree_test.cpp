@@ -1,0 +1,156 @@
+// Topic matching: the subscription tree and the retained store must agree with the
+// specification's wildcard rules (MQTT 3.1.1 section 4.7).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "broker/retained.h"
+#include "broker/session.h"
+#include "broker/topic_tree.h"
+
+namespace fieldgate::broker {
+namespace {
+
+// Every (session id, QoS) the tree visits for `topic`, sorted.
+std::vector<std::pair<std::string, int>> matches(const TopicTree& tree, std::string_view topic) {
+  std::vector<std::pair<std::string, int>> out;
+  tree.match(topic, [&](Session* s, uint8_t qos) { out.emplace_back(s->client_id, qos); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool filter_matches(std::string_view filter, std::string_view topic) {
+  TopicTree tree;
+  Session s("s", true);
+  tree.add(filter, &s, 0);
+  return !matches(tree, topic).empty();
+}
+
+TEST(TopicTree, WildcardRulesOfTheSpecification) {
+  struct Case {
+    const char* filter;
+    const char* topic;
+    bool match;
+  };
+  const Case cases[] = {
+      {"sport/tennis/player1/#", "sport/tennis/player1", true},
+      {"sport/tennis/player1/#", "sport/tennis/player1/ranking", true},
+      {"sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true},
+      {"sport/#", "sport", true},
+      {"#", "sport/tennis", true},
+      {"#", "/", true},
+      {"sport/tennis/+", "sport/tennis/player1", true},
+      {"sport/tennis/+", "sport/tennis/player1/ranking", false},
+      {"sport/+", "sport", false},
+      {"sport/+", "sport/", true},
+      {"+/+", "/finance", true},
+      {"/+", "/finance", true},
+      {"+", "/finance", false},
+      {"+", "finance", true},
+      {"a/b", "a/b", true},
+      {"a/b", "a/b/c", false},
+      {"a/b", "a", false},
+      {"a//b", "a//b", true},
+      {"a/+/b", "a//b", true},
+      {"A", "a", false},
+      {"#", "$SYS/broker/uptime", false},
+      {"+/broker/uptime", "$SYS/broker/uptime", false},
+      {"$SYS/#", "$SYS/broker/uptime", true},
+      {"$SYS/+/uptime", "$SYS/broker/uptime", true},
+      {"+/monitor/Clients", "$SYS/monitor/Clients", false},
+      {"$SYS/monitor/+", "$SYS/monitor/Clients", true},
+      {"a/$x/#", "a/$x/y", true},
+      {"a/+/y", "a/$x/y", true},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(filter_matches(c.filter, c.topic), c.match) << c.filter << " vs " << c.topic;
+  }
+}
+
+TEST(TopicTree, OneVisitPerMatchingFilterWithItsQos) {
+  TopicTree tree;
+  Session a("a", true), b("b", true);
+  EXPECT_TRUE(tree.add("x/#", &a, 1));
+  EXPECT_TRUE(tree.add("x/y", &a, 2));
+  EXPECT_TRUE(tree.add("x/+", &b, 0));
+  EXPECT_EQ(tree.size(), 3u);
+  auto found = matches(tree, "x/y");
+  std::vector<std::pair<std::string, int>> expected = {{"a", 1}, {"a", 2}, {"b", 0}};
+  EXPECT_EQ(found, expected);
+}
+
+TEST(TopicTree, ResubscribingReplacesTheQos) {
+  TopicTree tree;
+  Session a("a", true);
+  EXPECT_TRUE(tree.add("x", &a, 0));
+  EXPECT_FALSE(tree.add("x", &a, 2));
+  EXPECT_EQ(tree.size(), 1u);
+  std::vector<std::pair<std::string, int>> expected = {{"a", 2}};
+  EXPECT_EQ(matches(tree, "x"), expected);
+}
+
+TEST(TopicTree, RemoveStopsMatchesAndLeavesOthers) {
+  TopicTree tree;
+  Session a("a", true), b("b", true);
+  tree.add("x/+/z", &a, 1);
+  tree.add("x/+/z", &b, 1);
+  EXPECT_TRUE(tree.remove("x/+/z", &a));
+  EXPECT_FALSE(tree.remove("x/+/z", &a));
+  EXPECT_FALSE(tree.remove("x/nothing", &b));
+  std::vector<std::pair<std::string, int>> expected = {{"b", 1}};
+  EXPECT_EQ(matches(tree, "x/y/z"), expected);
+  EXPECT_TRUE(tree.remove("x/+/z", &b));
+  EXPECT_EQ(tree.size(), 0u);
+  EXPECT_TRUE(matches(tree, "x/y/z").empty());
+}
+
+MessagePtr message(std::string topic) {
+  return std::make_shared<const Message>(Message{std::move(topic), "payload", 1});
+}
+
+std::vector<std::string> retained_for(const RetainedStore& store, std::string_view filter) {
+  std::vector<std::string> topics;
+  store.match(filter, [&](const MessagePtr& m) { topics.push_back(m->topic); });
+  std::sort(topics.begin(), topics.end());
+  return topics;
+}
+
+TEST(RetainedStore, FiltersFindTheirMessages) {
+  RetainedStore store;
+  for (const char* t : {"a", "a/b", "a/b/c", "a/x/c", "/lead", "$SYS/uptime", "b"}) {
+    store.set(message(t));
+  }
+  EXPECT_EQ(store.size(), 7u);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(retained_for(store, "#"), (V{"/lead", "a", "a/b", "a/b/c", "a/x/c", "b"}));
+  EXPECT_EQ(retained_for(store, "a/#"), (V{"a", "a/b", "a/b/c", "a/x/c"}));
+  EXPECT_EQ(retained_for(store, "a/+/c"), (V{"a/b/c", "a/x/c"}));
+  EXPECT_EQ(retained_for(store, "+"), (V{"a", "b"}));
+  EXPECT_EQ(retained_for(store, "+/lead"), (V{"/lead"}));
+  EXPECT_EQ(retained_for(store, "+/+"), (V{"/lead", "a/b"}));
+  EXPECT_EQ(retained_for(store, "$SYS/#"), (V{"$SYS/uptime"}));
+  EXPECT_EQ(retained_for(store, "+/uptime"), V{});
+  EXPECT_EQ(retained_for(store, "a/b"), (V{"a/b"}));
+  EXPECT_EQ(retained_for(store, "a/b/c/d"), V{});
+}
+
+TEST(RetainedStore, SetReplacesAndClearRemoves) {
+  RetainedStore store;
+  store.set(message("a/b"));
+  auto newer = std::make_shared<const Message>(Message{"a/b", "newer", 0});
+  store.set(newer);
+  EXPECT_EQ(store.size(), 1u);
+  std::vector<MessagePtr> found;
+  store.match("a/b", [&](const MessagePtr& m) { found.push_back(m); });
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->payload, "newer");
+  store.clear("a/b");
+  store.clear("never/set");
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_TRUE(retained_for(store, "#").empty());
+}
+
+}  // namespace
+}  // namespace fieldgate::broker
