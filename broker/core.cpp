@@ -138,7 +138,7 @@ void Core::accept_all(int listen_fd) {
     c->address = net::peer_address(fd);
     c->last_received = Clock::now();
     poller_.add(fd, EPOLLIN, c.get());
-    keep_alive_.push({c->last_received + kConnectTimeout, c->id});
+    schedule_timer(*c, c->last_received + kConnectTimeout);
     ++stats_.connections_total;
     log::debug("broker", "new connection from ", c->address);
     connections_.emplace(c->id, std::move(c));
@@ -269,10 +269,11 @@ void Core::flush(Connection& c) {
     c.writable_armed = want_writable;
     poller_.modify(c.fd.get(), want_writable ? EPOLLIN | EPOLLOUT : EPOLLIN, &c);
   }
-  if (c.output.empty()) {
-    if (c.output.capacity() > kKeptBufferCapacity) std::string().swap(c.output);
-    if (c.close_after_flush) close(c, "closed after its last packet", false);
+  if (c.output.empty() && c.output.capacity() > kKeptBufferCapacity) {
+    std::string().swap(c.output);
   }
+  // A refusal closes at once, written or not: its client may not send anything more.
+  if (c.close_after_flush) close(c, "closed after its last packet", false);
 }
 
 void Core::close(Connection& c, std::string_view reason, bool publish_will) {
@@ -300,18 +301,18 @@ void Core::close(Connection& c, std::string_view reason, bool publish_will) {
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));
 }
 
-void Core::watch_keep_alive(const Connection& c) {
-  if (c.keep_alive_s == 0) return;
-  keep_alive_.push({c.last_received + std::chrono::milliseconds(c.keep_alive_s * 1500), c.id});
+void Core::schedule_timer(Connection& c, Clock::time_point due) {
+  c.timer_due = due;
+  timers_.push({due, c.id});
 }
 
 void Core::check_timers() {
   Clock::time_point now = Clock::now();
-  while (!keep_alive_.empty() && keep_alive_.top().due <= now) {
-    uint64_t id = keep_alive_.top().connection_id;
-    keep_alive_.pop();
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
+  while (!timers_.empty() && timers_.top().due <= now) {
+    TimerEntry entry = timers_.top();
+    timers_.pop();
+    auto it = connections_.find(entry.connection_id);
+    if (it == connections_.end() || it->second->timer_due != entry.due) continue;
     Connection& c = *it->second;
     if (c.state == Connection::State::AwaitConnect) {
       close(c, "no CONNECT within 10 seconds", false);
@@ -324,7 +325,7 @@ void Core::check_timers() {
       close(c, "keep-alive timeout (no packet for 1.5 x " + std::to_string(c.keep_alive_s) + " s)",
             true);
     } else {
-      keep_alive_.push({deadline, id});
+      schedule_timer(c, deadline);
     }
   }
   if (options_.sys_interval_s > 0 && now >= next_sys_) {
@@ -336,7 +337,7 @@ void Core::check_timers() {
 int Core::next_timer_ms() const {
   Clock::time_point now = Clock::now();
   Clock::time_point next = now + std::chrono::seconds(1);
-  if (!keep_alive_.empty() && keep_alive_.top().due < next) next = keep_alive_.top().due;
+  if (!timers_.empty() && timers_.top().due < next) next = timers_.top().due;
   if (options_.sys_interval_s > 0 && next_sys_ < next) next = next_sys_;
   if (!to_flush_.empty() || next <= now) return 0;
   // Round up so that the timer is due when the wait ends.

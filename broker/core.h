@@ -41,6 +41,7 @@ class Connection {
   mqtt::Version version = mqtt::Version::v311;
   uint16_t keep_alive_s = 0;
   Clock::time_point last_received;
+  Clock::time_point timer_due;  // of this connection's one live entry in Core::timers_
   Session* session = nullptr;
   std::optional<WillMessage> will;
 
@@ -83,7 +84,7 @@ class Core {
   void close(Connection& c, std::string_view reason, bool publish_will);
   void check_timers();
   int next_timer_ms() const;
-  void watch_keep_alive(const Connection& c);
+  void schedule_timer(Connection& c, Clock::time_point due);
   // Call after appending one packet to c.output.
   void sent_packet(Connection& c) {
     ++stats_.packets_sent;
@@ -120,10 +121,12 @@ class Core {
     net::Fd fd;
     uint16_t port = 0;
   };
-  struct KeepAliveCheck {
+  // Connect and keep-alive deadlines. A connection has one live entry, the one whose time is its
+  // timer_due; older entries of it are skipped when they come up.
+  struct TimerEntry {
     Clock::time_point due;
     uint64_t connection_id;
-    bool operator>(const KeepAliveCheck& o) const { return due > o.due; }
+    bool operator>(const TimerEntry& o) const { return due > o.due; }
   };
 
   Options options_;
@@ -137,7 +140,7 @@ class Core {
   std::vector<std::unique_ptr<Connection>> closed_;  // freed after the current loop turn
   std::vector<Connection*> to_flush_;
   uint64_t next_connection_id_ = 1;
-  std::priority_queue<KeepAliveCheck, std::vector<KeepAliveCheck>, std::greater<>> keep_alive_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
 
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
   TopicTree subscriptions_;

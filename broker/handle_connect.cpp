@@ -7,9 +7,6 @@
 namespace fieldgate::broker {
 namespace {
 
-// MQTT 3.1 limits client ids to 23 characters.
-constexpr size_t kMaxClientIdLength31 = 23;
-
 std::string generated_client_id() {
   static std::mt19937_64 rng{std::random_device{}()};
   static const char kHex[] = "0123456789abcdef";
@@ -67,11 +64,8 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
       return false;
     }
     client_id = generated_client_id();
-  } else if (connect.version == mqtt::Version::v31 && client_id.size() > kMaxClientIdLength31) {
-    refuse_connect(c, mqtt::connack::kIdentifierRejected,
-                   "MQTT 3.1 client ids are at most 23 characters: " + client_id);
-    return false;
   }
+  // MQTT 3.1 limits client ids to 23 characters; like Mosquitto, longer ones are accepted.
 
   if (!options_.allow_anonymous) {
     refuse_connect(c, mqtt::connack::kNotAuthorized,
@@ -96,9 +90,17 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
     c.will = WillMessage{std::string(connect.will->topic), std::string(connect.will->payload),
                          connect.will->qos, connect.will->retain};
   }
-  watch_keep_alive(c);
+  // Keep-alive is enforced at 1.5 times the interval; 0 turns it off (and drops the connect
+  // deadline, whose entry no longer matches timer_due).
+  if (connect.keep_alive == 0) {
+    c.timer_due = Clock::time_point::max();
+  } else {
+    schedule_timer(c, c.last_received + std::chrono::milliseconds(connect.keep_alive * 1500));
+  }
 
-  mqtt::encode_connack(c.output, mqtt::Connack{session_present, mqtt::connack::kAccepted});
+  // MQTT 3.1 has no session-present flag: its CONNACK byte is reserved.
+  bool present_flag = session_present && c.version != mqtt::Version::v31;
+  mqtt::encode_connack(c.output, mqtt::Connack{present_flag, mqtt::connack::kAccepted});
   sent_packet(c);
   log::info("broker", "client ", session.client_id, " connected from ", c.address, " (MQTT ",
             version_name(c.version), ", clean ", connect.clean_session, ", keep-alive ",
