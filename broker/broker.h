@@ -20,12 +20,12 @@ struct Options {
   std::vector<ListenerOptions> listeners;
   bool allow_anonymous = false;
   uint32_t max_connections = 10000;
-  uint32_t max_inflight_messages = 20;  // per session, QoS 1 and 2 together
+  uint32_t max_inflight_messages = 20;    // per session, QoS 1 and 2 together
   uint32_t max_queued_messages = 100000;  // per session, beyond the in-flight window
-  uint32_t max_packet_size = 1048576;   // bytes, whole packet; larger ones close the connection
+  uint32_t max_packet_size = 1048576;     // bytes, whole packet; larger ones close the connection
   uint32_t max_keepalive_s = 65535;
-  uint32_t sys_interval_s = 10;         // 0: no $SYS topics
-  std::string version = "fieldgate";    // $SYS/broker/version
+  uint32_t sys_interval_s = 10;       // 0: no $SYS topics
+  std::string version = "fieldgate";  // $SYS/broker/version
 };
 
 class Core;

@@ -35,9 +35,15 @@ const std::string& Connection::client_id() const {
 
 Broker::Broker(Options options) : core_(std::make_unique<Core>(std::move(options))) {}
 Broker::~Broker() = default;
-std::vector<uint16_t> Broker::bound_ports() const { return core_->bound_ports(); }
-void Broker::run() { core_->run(); }
-void Broker::request_stop() { core_->request_stop(); }
+std::vector<uint16_t> Broker::bound_ports() const {
+  return core_->bound_ports();
+}
+void Broker::run() {
+  core_->run();
+}
+void Broker::request_stop() {
+  core_->request_stop();
+}
 
 // --- Core ---
 
@@ -52,13 +58,15 @@ Core::Core(Options options)
     listener.port = net::local_port(listener.fd.get());
     listeners_.push_back(std::move(listener));
   }
-  for (Listener& l : listeners_) poller_.add(l.fd.get(), EPOLLIN, &l);
+  for (Listener& l : listeners_)
+    poller_.add(l.fd.get(), EPOLLIN, &l);
   read_buffer_.resize(kReadSize);
 }
 
 std::vector<uint16_t> Core::bound_ports() const {
   std::vector<uint16_t> ports;
-  for (const Listener& l : listeners_) ports.push_back(l.port);
+  for (const Listener& l : listeners_)
+    ports.push_back(l.port);
   return ports;
 }
 
@@ -92,21 +100,24 @@ void Core::run() {
       }
       if (is_listener) continue;
       auto& c = *static_cast<Connection*>(tag);
-      if (c.state != Connection::State::Closed && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+      if (c.state != Connection::State::Closed &&
+          (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         on_readable(c);
       }
       if (c.state != Connection::State::Closed && (events[i].events & EPOLLOUT)) on_writable(c);
     }
     check_timers();
     // Indexing, not iterators: flushing may close a connection, whose will queues more flushes.
-    for (size_t i = 0; i < to_flush_.size(); ++i) flush(*to_flush_[i]);
+    for (size_t i = 0; i < to_flush_.size(); ++i)
+      flush(*to_flush_[i]);
     to_flush_.clear();
     closed_.clear();
   }
 
   log::info("broker", "stopping: closing ", connections_.size(), " connections");
   std::vector<Connection*> open;
-  for (auto& [id, c] : connections_) open.push_back(c.get());
+  for (auto& [id, c] : connections_)
+    open.push_back(c.get());
   for (Connection* c : open) {
     flush(*c);
     close(*c, "broker stopping", /*publish_will=*/false);
@@ -174,8 +185,9 @@ void Core::on_readable(Connection& c) {
         close(c, "malformed packet (fixed header)", true);
         return;
       case mqtt::FrameStatus::TooLarge:
-        close(c, "packet larger than max_packet_size (" + std::to_string(options_.max_packet_size) +
-                     " bytes)",
+        close(c,
+              "packet larger than max_packet_size (" + std::to_string(options_.max_packet_size) +
+                  " bytes)",
               true);
         return;
       case mqtt::FrameStatus::Complete:
@@ -193,7 +205,9 @@ keep_rest:
   }
 }
 
-void Core::on_writable(Connection& c) { flush(c); }
+void Core::on_writable(Connection& c) {
+  flush(c);
+}
 
 bool Core::handle_packet(Connection& c, const mqtt::Frame& frame) {
   ++stats_.packets_received;
@@ -221,7 +235,8 @@ bool Core::handle_packet(Connection& c, const mqtt::Frame& frame) {
     case PacketType::Pingreq:
     case PacketType::Disconnect: {
       if (mqtt::Error e = mqtt::decode_empty(frame, c.version); e != mqtt::Error::None) {
-        close(c, std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(e), true);
+        close(c, std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(e),
+              true);
         return false;
       }
       if (type == PacketType::Disconnect) {

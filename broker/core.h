@@ -45,9 +45,9 @@ class Connection {
   Session* session = nullptr;
   std::optional<WillMessage> will;
 
-  std::string input;         // the start of a packet not yet complete
-  std::string output;        // encoded packets not yet written
-  bool flush_pending = false;  // listed in Core::to_flush_
+  std::string input;            // the start of a packet not yet complete
+  std::string output;           // encoded packets not yet written
+  bool flush_pending = false;   // listed in Core::to_flush_
   bool writable_armed = false;  // EPOLLOUT requested after a short write
   bool close_after_flush = false;
 

@@ -12,15 +12,19 @@ std::string generated_client_id() {
   static const char kHex[] = "0123456789abcdef";
   std::string id = "auto-";
   uint64_t bits = rng();
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 0xf];
+  for (int i = 0; i < 16; ++i, bits >>= 4)
+    id += kHex[bits & 0xf];
   return id;
 }
 
 const char* version_name(mqtt::Version v) {
   switch (v) {
-    case mqtt::Version::v31: return "3.1";
-    case mqtt::Version::v311: return "3.1.1";
-    case mqtt::Version::v5: return "5.0";
+    case mqtt::Version::v31:
+      return "3.1";
+    case mqtt::Version::v311:
+      return "3.1.1";
+    case mqtt::Version::v5:
+      return "5.0";
   }
   return "?";
 }
@@ -133,7 +137,8 @@ Session& Core::attach_session(Connection& c, std::string client_id, bool clean, 
 }
 
 void Core::end_session(Session& s) {
-  for (const auto& [filter, qos] : s.subscriptions) subscriptions_.remove(filter, &s);
+  for (const auto& [filter, qos] : s.subscriptions)
+    subscriptions_.remove(filter, &s);
   std::string id = s.client_id;  // s (and its id) go with the erase
   sessions_.erase(id);
 }

@@ -11,7 +11,9 @@ namespace {
 // (counted in $SYS/broker/publish/messages/dropped); QoS 1 and 2 wait in its session queue.
 constexpr size_t kMaxPendingOutputQos0 = 1024 * 1024;
 
-bool is_sys_topic(std::string_view topic) { return topic.starts_with("$SYS/") || topic == "$SYS"; }
+bool is_sys_topic(std::string_view topic) {
+  return topic.starts_with("$SYS/") || topic == "$SYS";
+}
 
 }  // namespace
 
@@ -95,7 +97,8 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
   MessagePtr message;  // built only when something must keep it
   auto keep = [&]() -> const MessagePtr& {
     if (!message) {
-      message = std::make_shared<const Message>(Message{std::string(topic), std::string(payload), qos});
+      message =
+          std::make_shared<const Message>(Message{std::string(topic), std::string(payload), qos});
     }
     return message;
   };
@@ -151,8 +154,7 @@ void Core::deliver(Session& s, Outgoing outgoing) {
   if (s.queue.size() >= options_.max_queued_messages) {
     ++stats_.publish_dropped;
     log::debug("broker", "queue of client ", s.client_id, " full (max_queued_messages ",
-               options_.max_queued_messages, "): message on ", outgoing.message->topic,
-               " dropped");
+               options_.max_queued_messages, "): message on ", outgoing.message->topic, " dropped");
     return;
   }
   s.queue.push_back(std::move(outgoing));

@@ -3,7 +3,9 @@
 namespace fieldgate::broker {
 namespace {
 
-bool is_dollar(std::string_view level) { return !level.empty() && level[0] == '$'; }
+bool is_dollar(std::string_view level) {
+  return !level.empty() && level[0] == '$';
+}
 
 }  // namespace
 
@@ -28,7 +30,9 @@ void RetainedStore::set(MessagePtr message) {
   node->message = std::move(message);
 }
 
-void RetainedStore::clear(std::string_view topic) { clear_from(*root_, topic); }
+void RetainedStore::clear(std::string_view topic) {
+  clear_from(*root_, topic);
+}
 
 // Returns true when the message was found; prunes the nodes it leaves empty.
 bool RetainedStore::clear_from(Node& node, std::string_view rest) {

@@ -40,7 +40,7 @@ class Session {
   Connection* connection = nullptr;
 
   std::unordered_map<std::string, uint8_t> subscriptions;  // filter -> granted QoS
-  std::deque<Outgoing> queue;    // waiting for a connection or a free in-flight slot
+  std::deque<Outgoing> queue;      // waiting for a connection or a free in-flight slot
   std::vector<Inflight> inflight;  // in the order sent
   std::unordered_set<uint16_t> awaiting_pubrel;  // inbound QoS 2: PUBREC sent, no PUBREL yet
 
@@ -54,7 +54,8 @@ class Session {
       last_packet_id_ = static_cast<uint16_t>(last_packet_id_ + 1);
       if (last_packet_id_ == 0) continue;
       bool in_use = false;
-      for (const Inflight& f : inflight) in_use |= f.packet_id == last_packet_id_;
+      for (const Inflight& f : inflight)
+        in_use |= f.packet_id == last_packet_id_;
       if (!in_use) return last_packet_id_;
     }
   }

@@ -6,11 +6,13 @@ namespace fieldgate::broker {
 
 void Core::publish_sys() {
   size_t connected = 0;
-  for (const auto& [id, c] : connections_) connected += c->state == Connection::State::Connected;
+  for (const auto& [id, c] : connections_)
+    connected += c->state == Connection::State::Connected;
   stats_.clients_maximum = std::max(stats_.clients_maximum, connected);
   size_t disconnected = sessions_.size() - std::min(sessions_.size(), connected);
   size_t stored = retained_.size();
-  for (const auto& [id, s] : sessions_) stored += s->queue.size() + s->inflight.size();
+  for (const auto& [id, s] : sessions_)
+    stored += s->queue.size() + s->inflight.size();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
 
   const std::pair<const char*, std::string> values[] = {

@@ -53,7 +53,8 @@ class TopicTree {
 
   template <typename Visit>
   static void visit_all(const Node& node, Visit& visit) {
-    for (const Subscriber& s : node.subscribers) visit(s.session, s.qos);
+    for (const Subscriber& s : node.subscribers)
+      visit(s.session, s.qos);
   }
 
   // `rest` is the topic from the current level on, or npos-like empty view with `done` set.

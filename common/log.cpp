@@ -29,11 +29,16 @@ const bool g_journal = stderr_is_journal();
 
 const char* name_of(Level level) {
   switch (level) {
-    case Level::Trace: return "trace";
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Warn: return "warn";
-    case Level::Error: return "error";
+    case Level::Trace:
+      return "trace";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Warn:
+      return "warn";
+    case Level::Error:
+      return "error";
   }
   return "?";
 }
@@ -41,17 +46,25 @@ const char* name_of(Level level) {
 // syslog priorities: err 3, warning 4, info 6, debug 7.
 char priority_of(Level level) {
   switch (level) {
-    case Level::Error: return '3';
-    case Level::Warn: return '4';
-    case Level::Info: return '6';
-    default: return '7';
+    case Level::Error:
+      return '3';
+    case Level::Warn:
+      return '4';
+    case Level::Info:
+      return '6';
+    default:
+      return '7';
   }
 }
 
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
-Level level() { return g_level; }
+void set_level(Level level) {
+  g_level = level;
+}
+Level level() {
+  return g_level;
+}
 
 bool parse_level(std::string_view text, Level& out) {
   for (Level l : {Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error}) {

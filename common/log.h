@@ -21,21 +21,33 @@ enum class Level { Trace, Debug, Info, Warn, Error };
 
 void set_level(Level level);
 Level level();
-inline bool enabled(Level l) { return l >= level(); }
+inline bool enabled(Level l) {
+  return l >= level();
+}
 // Parses "trace", "debug", "info", "warn" or "error"; returns false for anything else.
 bool parse_level(std::string_view text, Level& out);
 
 void write(Level level, std::string_view component, std::string_view message);
 
 namespace detail {
-inline void append(std::string& out, std::string_view text) { out += text; }
-inline void append(std::string& out, const char* text) { out += text; }
-inline void append(std::string& out, const std::string& text) { out += text; }
-inline void append(std::string& out, char c) { out += c; }
-inline void append(std::string& out, bool b) { out += b ? "true" : "false"; }
+inline void append(std::string& out, std::string_view text) {
+  out += text;
+}
+inline void append(std::string& out, const char* text) {
+  out += text;
+}
+inline void append(std::string& out, const std::string& text) {
+  out += text;
+}
+inline void append(std::string& out, char c) {
+  out += c;
+}
+inline void append(std::string& out, bool b) {
+  out += b ? "true" : "false";
+}
 template <typename Number>
-  requires(std::integral<Number> || std::floating_point<Number>)
-void append(std::string& out, Number n) {
+requires(std::integral<Number> || std::floating_point<Number>) void append(std::string& out,
+                                                                           Number n) {
   char buffer[32];
   auto result = std::to_chars(buffer, buffer + sizeof buffer, n);
   out.append(buffer, result.ptr);

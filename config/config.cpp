@@ -17,7 +17,9 @@ void KeyPositions::set(std::string_view key, SourcePos pos) {
   positions_.insert_or_assign(std::string(key), pos);
 }
 
-bool KeyPositions::has(std::string_view key) const { return positions_.find(key) != positions_.end(); }
+bool KeyPositions::has(std::string_view key) const {
+  return positions_.find(key) != positions_.end();
+}
 
 std::optional<SourcePos> KeyPositions::at(std::string_view key) const {
   auto found = positions_.find(key);
@@ -71,7 +73,8 @@ namespace {
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> previous(b.size() + 1);
   std::vector<size_t> current(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j)
+    previous[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     current[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
@@ -151,8 +154,7 @@ Config load(const std::filesystem::path& file) {
 
 Config parse(std::string_view toml_text, const std::filesystem::path& name_for_messages) {
   Diagnostics diagnostics(name_for_messages);
-  std::optional<Config> config =
-      read_toml(toml_text, name_for_messages.parent_path(), diagnostics);
+  std::optional<Config> config = read_toml(toml_text, name_for_messages.parent_path(), diagnostics);
   if (config) {
     config->file = name_for_messages;
     validate(*config, diagnostics);
@@ -183,25 +185,53 @@ uint16_t ModbusPoint::register_count() const {
   return 1;
 }
 
-std::string_view to_string(LogLevel value) { return name_of(kLogLevelNames, value); }
-std::string_view to_string(Durability value) { return name_of(kDurabilityNames, value); }
+std::string_view to_string(LogLevel value) {
+  return name_of(kLogLevelNames, value);
+}
+std::string_view to_string(Durability value) {
+  return name_of(kDurabilityNames, value);
+}
 std::string_view to_string(ListenerProtocol value) {
   return name_of(kListenerProtocolNames, value);
 }
-std::string_view to_string(RouteDirection value) { return name_of(kRouteDirectionNames, value); }
-std::string_view to_string(PayloadFormat value) { return name_of(kPayloadFormatNames, value); }
-std::string_view to_string(ValueType value) { return name_of(kValueTypeNames, value); }
+std::string_view to_string(RouteDirection value) {
+  return name_of(kRouteDirectionNames, value);
+}
+std::string_view to_string(PayloadFormat value) {
+  return name_of(kPayloadFormatNames, value);
+}
+std::string_view to_string(ValueType value) {
+  return name_of(kValueTypeNames, value);
+}
 std::string_view to_string(ModbusTransport value) {
   return name_of(kModbusTransportNames, value);
 }
-std::string_view to_string(Parity value) { return name_of(kParityNames, value); }
-std::string_view to_string(ModbusTable value) { return name_of(kModbusTableNames, value); }
-std::string_view to_string(WordOrder value) { return name_of(kWordOrderNames, value); }
-std::string_view to_string(CoapMode value) { return name_of(kCoapModeNames, value); }
-std::string_view to_string(CoapFormat value) { return name_of(kCoapFormatNames, value); }
-std::string_view to_string(GpioDirection value) { return name_of(kGpioDirectionNames, value); }
-std::string_view to_string(GpioEdge value) { return name_of(kGpioEdgeNames, value); }
-std::string_view to_string(GpioBias value) { return name_of(kGpioBiasNames, value); }
-std::string_view to_string(Protocol value) { return name_of(kProtocolNames, value); }
+std::string_view to_string(Parity value) {
+  return name_of(kParityNames, value);
+}
+std::string_view to_string(ModbusTable value) {
+  return name_of(kModbusTableNames, value);
+}
+std::string_view to_string(WordOrder value) {
+  return name_of(kWordOrderNames, value);
+}
+std::string_view to_string(CoapMode value) {
+  return name_of(kCoapModeNames, value);
+}
+std::string_view to_string(CoapFormat value) {
+  return name_of(kCoapFormatNames, value);
+}
+std::string_view to_string(GpioDirection value) {
+  return name_of(kGpioDirectionNames, value);
+}
+std::string_view to_string(GpioEdge value) {
+  return name_of(kGpioEdgeNames, value);
+}
+std::string_view to_string(GpioBias value) {
+  return name_of(kGpioBiasNames, value);
+}
+std::string_view to_string(Protocol value) {
+  return name_of(kProtocolNames, value);
+}
 
 }  // namespace fieldgate::config

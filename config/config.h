@@ -133,14 +133,14 @@ struct BridgeRoute {
 
 struct Bridge {
   std::string name;
-  std::string url;   // as written: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
-  bool tls = false;  // mqtts://
-  std::string host;  // from url, without IPv6 brackets
-  uint16_t port = 0;       // from url; default 1883 (mqtt) or 8883 (mqtts)
-  std::string client_id;   // default: "<gateway.name>-<name>"
+  std::string url;        // as written: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
+  bool tls = false;       // mqtts://
+  std::string host;       // from url, without IPv6 brackets
+  uint16_t port = 0;      // from url; default 1883 (mqtt) or 8883 (mqtts)
+  std::string client_id;  // default: "<gateway.name>-<name>"
   std::optional<std::string> username;
-  std::optional<std::string> password;      // at most one of password and password_env
-  std::optional<std::string> password_env;  // the environment variable holding the password
+  std::optional<std::string> password;          // at most one of password and password_env
+  std::optional<std::string> password_env;      // the environment variable holding the password
   std::optional<std::filesystem::path> tls_ca;  // tls_* only with mqtts://
   std::optional<std::filesystem::path> tls_cert;
   std::optional<std::filesystem::path> tls_key;  // set exactly when tls_cert is
@@ -148,7 +148,8 @@ struct Bridge {
   bool clean_session = false;
   uint64_t queue_max_messages = 1000000;
   uint64_t queue_max_bytes = 268435456;
-  // Remote topic; default: the first out (or both) route's remote_prefix + "<gateway>/availability".
+  // Remote topic; default: the first out (or both) route's remote_prefix +
+  // "<gateway>/availability".
   std::string availability_topic;
   std::vector<BridgeRoute> routes;  // at least one
   SourcePos pos;
@@ -179,7 +180,18 @@ struct PointOverrides {
 
 // The value types a point can carry. Modbus points use all of them; CoAP points use Bool,
 // Int64, UInt64, Float64 and String; GPIO points are always Bool.
-enum class ValueType { Bool, Int16, UInt16, Int32, UInt32, Int64, UInt64, Float32, Float64, String };
+enum class ValueType {
+  Bool,
+  Int16,
+  UInt16,
+  Int32,
+  UInt32,
+  Int64,
+  UInt64,
+  Float32,
+  Float64,
+  String
+};
 
 // ---- [[modbus]] and [[modbus.point]] ------------------------------------------------------
 
@@ -218,9 +230,9 @@ struct ModbusDevice {
   std::string serial;   // rtu only; required there
   uint32_t baud = 9600;
   Parity parity = Parity::None;
-  uint8_t data_bits = 8;  // 5..8
-  uint8_t stop_bits = 1;  // 1 or 2
-  uint8_t unit_id = 1;    // 0..255 over tcp, 1..247 over rtu
+  uint8_t data_bits = 8;     // 5..8
+  uint8_t stop_bits = 1;     // 1 or 2
+  uint8_t unit_id = 1;       // 0..255 over tcp, 1..247 over rtu
   uint8_t address_base = 0;  // 0: addresses as on the wire; 1: as device manuals print them
   uint32_t poll_ms = 1000;
   uint32_t timeout_ms = 1000;
@@ -255,10 +267,10 @@ struct CoapPoint {
 
 struct CoapDevice {
   std::string name;
-  std::string url;      // as written: coap://HOST[:PORT] or coaps://HOST[:PORT]
-  bool secure = false;  // coaps://
-  std::string host;     // from url, without IPv6 brackets
-  uint16_t port = 0;    // from url; default 5683 (coap) or 5684 (coaps)
+  std::string url;                          // as written: coap://HOST[:PORT] or coaps://HOST[:PORT]
+  bool secure = false;                      // coaps://
+  std::string host;                         // from url, without IPv6 brackets
+  uint16_t port = 0;                        // from url; default 5683 (coap) or 5684 (coaps)
   std::optional<std::string> psk_identity;  // coaps only, with psk_key
   std::optional<std::string> psk_key;
   uint32_t timeout_ms = 5000;  // no answer for this long marks the device offline

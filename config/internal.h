@@ -53,11 +53,10 @@ inline constexpr EnumName<RouteDirection> kRouteDirectionNames[] = {
 inline constexpr EnumName<PayloadFormat> kPayloadFormatNames[] = {{"json", PayloadFormat::Json},
                                                                   {"value", PayloadFormat::Value}};
 inline constexpr EnumName<ValueType> kValueTypeNames[] = {
-    {"bool", ValueType::Bool},       {"int16", ValueType::Int16},
-    {"uint16", ValueType::UInt16},   {"int32", ValueType::Int32},
-    {"uint32", ValueType::UInt32},   {"int64", ValueType::Int64},
-    {"uint64", ValueType::UInt64},   {"float32", ValueType::Float32},
-    {"float64", ValueType::Float64}, {"string", ValueType::String}};
+    {"bool", ValueType::Bool},     {"int16", ValueType::Int16},     {"uint16", ValueType::UInt16},
+    {"int32", ValueType::Int32},   {"uint32", ValueType::UInt32},   {"int64", ValueType::Int64},
+    {"uint64", ValueType::UInt64}, {"float32", ValueType::Float32}, {"float64", ValueType::Float64},
+    {"string", ValueType::String}};
 // The types a CoAP point can have: the gateway's own value types.
 inline constexpr EnumName<ValueType> kCoapValueTypeNames[] = {{"bool", ValueType::Bool},
                                                               {"int64", ValueType::Int64},
@@ -118,7 +117,7 @@ std::optional<std::string> check_topic_filter(std::string_view filter);
 // enum values not allowed and single values out of range. Relative paths are resolved against
 // `base_dir`. Returns std::nullopt after a syntax error (nothing else can be checked then).
 std::optional<Config> read_toml(std::string_view text, const std::filesystem::path& base_dir,
-                 Diagnostics& diagnostics);
+                                Diagnostics& diagnostics);
 
 // The rules that span several keys or tables, derived fields (listener host/port, URLs,
 // wire addresses, defaults that depend on other keys), topic templates and files.

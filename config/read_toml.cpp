@@ -22,36 +22,52 @@ constexpr std::string_view kTopLevelKeys[] = {"gateway", "broker", "bridge", "ma
                                               "modbus",  "coap",   "gpio"};
 constexpr std::string_view kGatewayKeys[] = {"name", "state_dir", "log_level"};
 constexpr std::string_view kBrokerKeys[] = {
-    "enabled",         "persistence",           "durability",          "allow_anonymous",
-    "password_file",   "acl_file",              "max_connections",     "max_inflight_messages",
-    "max_queued_messages", "max_packet_size",   "max_keepalive_s",     "sys_interval_s",
+    "enabled",         "persistence",           "durability",
+    "allow_anonymous", "password_file",         "acl_file",
+    "max_connections", "max_inflight_messages", "max_queued_messages",
+    "max_packet_size", "max_keepalive_s",       "sys_interval_s",
     "listener"};
-constexpr std::string_view kListenerKeys[] = {"bind",   "protocol",           "tls_cert",
-                                              "tls_key", "tls_ca",            "require_client_cert",
+constexpr std::string_view kListenerKeys[] = {"bind",
+                                              "protocol",
+                                              "tls_cert",
+                                              "tls_key",
+                                              "tls_ca",
+                                              "require_client_cert",
                                               "use_identity_as_username"};
-constexpr std::string_view kBridgeKeys[] = {
-    "name",    "url",      "client_id",   "username",      "password",
-    "password_env", "tls_ca", "tls_cert", "tls_key",       "keepalive_s",
-    "clean_session", "queue_max_messages", "queue_max_bytes", "availability_topic", "route"};
+constexpr std::string_view kBridgeKeys[] = {"name",
+                                            "url",
+                                            "client_id",
+                                            "username",
+                                            "password",
+                                            "password_env",
+                                            "tls_ca",
+                                            "tls_cert",
+                                            "tls_key",
+                                            "keepalive_s",
+                                            "clean_session",
+                                            "queue_max_messages",
+                                            "queue_max_bytes",
+                                            "availability_topic",
+                                            "route"};
 constexpr std::string_view kRouteKeys[] = {"direction", "local", "local_prefix", "remote_prefix",
                                            "qos"};
 constexpr std::string_view kMappingKeys[] = {"topic", "payload", "qos", "retain", "heartbeat_s"};
-constexpr std::string_view kModbusKeys[] = {
-    "name",      "transport", "host",    "port",         "serial",  "baud",
-    "parity",    "data_bits", "stop_bits", "unit_id",    "address_base", "poll_ms",
-    "timeout_ms", "retries",  "point"};
+constexpr std::string_view kModbusKeys[] = {"name",       "transport", "host",         "port",
+                                            "serial",     "baud",      "parity",       "data_bits",
+                                            "stop_bits",  "unit_id",   "address_base", "poll_ms",
+                                            "timeout_ms", "retries",   "point"};
 constexpr std::string_view kModbusPointKeys[] = {
-    "name",   "table",  "address",  "type",     "length", "order", "bit",    "scale",
-    "offset", "unit",   "deadband", "writable", "topic",  "qos",   "retain", "payload"};
-constexpr std::string_view kCoapKeys[] = {"name", "url", "psk_identity", "psk_key", "timeout_ms",
-                                          "point"};
+    "name",   "table", "address",  "type",     "length", "order", "bit",    "scale",
+    "offset", "unit",  "deadband", "writable", "topic",  "qos",   "retain", "payload"};
+constexpr std::string_view kCoapKeys[] = {"name",    "url",        "psk_identity",
+                                          "psk_key", "timeout_ms", "point"};
 constexpr std::string_view kCoapPointKeys[] = {
-    "name",  "path",   "mode",   "poll_ms",  "format",   "json_pointer", "type",   "scale",
-    "offset", "unit",  "deadband", "writable", "topic",  "qos",          "retain", "payload"};
+    "name",   "path", "mode",     "poll_ms",  "format", "json_pointer", "type",   "scale",
+    "offset", "unit", "deadband", "writable", "topic",  "qos",          "retain", "payload"};
 constexpr std::string_view kGpioKeys[] = {"name", "chip", "point"};
 constexpr std::string_view kGpioPointKeys[] = {
-    "name",    "line",     "direction", "edge",  "debounce_ms", "active_low", "bias",
-    "initial", "writable", "topic",     "qos",   "retain",      "payload"};
+    "name",    "line",     "direction", "edge", "debounce_ms", "active_low", "bias",
+    "initial", "writable", "topic",     "qos",  "retain",      "payload"};
 
 constexpr int64_t kMaxMilliseconds = std::numeric_limits<int32_t>::max();
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
@@ -570,18 +586,16 @@ std::optional<Config> read_toml(std::string_view text, const std::filesystem::pa
   if (const toml::table* table = reader.table("mapping")) {
     read_mapping(context, *table, config.mapping);
   }
-  read_array(reader, "bridge", config.bridges, [&](auto& table, auto path, auto& out) {
-    read_bridge(context, table, path, out);
-  });
+  read_array(reader, "bridge", config.bridges,
+             [&](auto& table, auto path, auto& out) { read_bridge(context, table, path, out); });
   read_array(reader, "modbus", config.modbus, [&](auto& table, auto path, auto& out) {
     read_modbus_device(context, table, path, out);
   });
   read_array(reader, "coap", config.coap, [&](auto& table, auto path, auto& out) {
     read_coap_device(context, table, path, out);
   });
-  read_array(reader, "gpio", config.gpio, [&](auto& table, auto path, auto& out) {
-    read_gpio_chip(context, table, path, out);
-  });
+  read_array(reader, "gpio", config.gpio,
+             [&](auto& table, auto path, auto& out) { read_gpio_chip(context, table, path, out); });
   return config;
 }
 

@@ -14,7 +14,8 @@ class Columns {
     std::vector<size_t> widths;
     for (const auto& row : rows_) {
       widths.resize(std::max(widths.size(), row.size()));
-      for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+      for (size_t i = 0; i < row.size(); ++i)
+        widths[i] = std::max(widths[i], row[i].size());
     }
     std::string text;
     for (const auto& row : rows_) {
@@ -51,9 +52,9 @@ std::string describe_broker(const Broker& broker) {
   text += "\n  limits: " + std::to_string(broker.max_connections) + " connections, " +
           std::to_string(broker.max_inflight_messages) + " in flight, " +
           std::to_string(broker.max_queued_messages) + " queued, " +
-          std::to_string(broker.max_packet_size) + "-byte packets, keepalive <= " +
-          std::to_string(broker.max_keepalive_s) + " s, $SYS every " +
-          std::to_string(broker.sys_interval_s) + " s\n";
+          std::to_string(broker.max_packet_size) +
+          "-byte packets, keepalive <= " + std::to_string(broker.max_keepalive_s) +
+          " s, $SYS every " + std::to_string(broker.sys_interval_s) + " s\n";
   return text;
 }
 
@@ -88,7 +89,8 @@ std::string describe_modbus(const ModbusDevice& device) {
 std::string describe_devices(const Config& config) {
   Columns columns;
   for (const ModbusDevice& device : config.modbus) {
-    columns.add({"modbus", device.name, describe_modbus(device), count(device.points.size(), "point")});
+    columns.add(
+        {"modbus", device.name, describe_modbus(device), count(device.points.size(), "point")});
   }
   for (const CoapDevice& device : config.coap) {
     columns.add({"coap", device.name, device.url, count(device.points.size(), "point")});
@@ -109,8 +111,8 @@ std::string describe_points(const Config& config) {
                           (point.retain ? ", retained" : "");
     if (point.writable) publish += ", writable (" + point.topic + "/set)";
     if (!point.unit.empty()) publish += ", unit " + point.unit;
-    columns.add({point.topic, std::string(to_string(point.protocol)) + " " + point.device + "." +
-                                  point.point,
+    columns.add({point.topic,
+                 std::string(to_string(point.protocol)) + " " + point.device + "." + point.point,
                  publish});
   }
   return heading("points", points.size()) + columns.render("  ");
@@ -139,8 +141,8 @@ std::string describe_bridges(const std::vector<Bridge>& bridges) {
 std::string summary(const Config& config) {
   const Gateway& gateway = config.gateway;
   std::string text = config.file.string() + ": OK\n";
-  text += "gateway " + gateway.name + ": state in " + gateway.state_dir.string() +
-          ", log level " + std::string(to_string(gateway.log_level)) + "\n";
+  text += "gateway " + gateway.name + ": state in " + gateway.state_dir.string() + ", log level " +
+          std::string(to_string(gateway.log_level)) + "\n";
   text += describe_broker(config.broker);
   text += describe_listeners(config.broker);
   text += describe_devices(config);

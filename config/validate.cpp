@@ -21,9 +21,13 @@ SourcePos where(const Item& item, std::string_view key) {
   return item.keys.at(key).value_or(item.pos);
 }
 
-std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
 
-std::string line_ref(SourcePos pos) { return "(line " + std::to_string(pos.line) + ")"; }
+std::string line_ref(SourcePos pos) {
+  return "(line " + std::to_string(pos.line) + ")";
+}
 
 // ---- names, files, addresses --------------------------------------------------------------
 
@@ -32,12 +36,14 @@ bool is_valid_name(std::string_view name) {
   return !name.empty() && name.find_first_of("/+#") == std::string_view::npos;
 }
 
-void check_name(Diagnostics& diagnostics, SourcePos pos, const std::string& path,
-                std::string_view name) {
-  if (is_valid_name(name)) return;
-  diagnostics.error(pos, path + ".name: " + in_quotes(name) +
-                             " cannot be used in topics: a name must not be empty or contain "
-                             "'/', '+' or '#'");
+// A name the file leaves out is reported as missing, or has a default that is valid.
+template <class Item>
+void check_name(const Item& item, const std::string& path, Diagnostics& diagnostics) {
+  if (!item.keys.has("name") || is_valid_name(item.name)) return;
+  diagnostics.error(where(item, "name"),
+                    path + ".name: " + in_quotes(item.name) +
+                        " cannot be used in topics: a name must not be empty or contain "
+                        "'/', '+' or '#'");
 }
 
 // Why `file` cannot be read, or std::nullopt when it can.
@@ -52,8 +58,8 @@ void check_readable(Diagnostics& diagnostics, SourcePos pos, const std::string& 
                     const std::optional<std::filesystem::path>& file, std::string_view advice) {
   if (!file) return;
   if (auto reason = unreadable_reason(*file)) {
-    diagnostics.error(pos, key_path + ": " + file->string() + ": " + *reason + "; " +
-                               std::string(advice));
+    diagnostics.error(
+        pos, key_path + ": " + file->string() + ": " + *reason + "; " + std::string(advice));
   }
 }
 
@@ -121,7 +127,8 @@ std::optional<Url> split_url(std::string_view text, std::initializer_list<std::s
   Url url;
   if (separator != std::string_view::npos) url.scheme = text.substr(0, separator);
   bool known = false;
-  for (std::string_view scheme : schemes) known = known || url.scheme == scheme;
+  for (std::string_view scheme : schemes)
+    known = known || url.scheme == scheme;
   if (!known) {
     problem = "unsupported scheme";
     return std::nullopt;
@@ -144,7 +151,7 @@ std::string host_name() {
 
 void validate_gateway(Gateway& gateway, Diagnostics& diagnostics) {
   if (!gateway.keys.has("name")) gateway.name = host_name();
-  check_name(diagnostics, where(gateway, "name"), "gateway", gateway.name);
+  check_name(gateway, "gateway", diagnostics);
 }
 
 void validate_listener(Listener& listener, const std::string& path, Diagnostics& diagnostics) {
@@ -173,8 +180,9 @@ void validate_listener(Listener& listener, const std::string& path, Diagnostics&
   }
   if (listener.require_client_cert && !listener.tls_ca) {
     diagnostics.error(where(listener, "require_client_cert"),
-                      path + ".require_client_cert: needs tls_ca (the CA that signs client "
-                             "certificates)");
+                      path +
+                          ".require_client_cert: needs tls_ca (the CA that signs client "
+                          "certificates)");
   }
   if (listener.use_identity_as_username && !listener.require_client_cert) {
     diagnostics.error(where(listener, "use_identity_as_username"),
@@ -192,8 +200,7 @@ void validate_broker(Broker& broker, Diagnostics& diagnostics) {
   if (broker.password_file) {
     check_readable(diagnostics, where(broker, "password_file"), "broker.password_file",
                    broker.password_file,
-                   "create it with `fieldgate passwd " + broker.password_file->string() +
-                       " USER`");
+                   "create it with `fieldgate passwd " + broker.password_file->string() + " USER`");
   }
   check_readable(diagnostics, where(broker, "acl_file"), "broker.acl_file", broker.acl_file,
                  "create it (Mosquitto ACL format) or remove acl_file");
@@ -242,16 +249,17 @@ void validate_route(const BridgeRoute& route, const std::string& path, Diagnosti
   for (std::string_view key : {"local_prefix", "remote_prefix"}) {
     const std::string& prefix = key == "local_prefix" ? route.local_prefix : route.remote_prefix;
     if (prefix.find_first_of("+#") != std::string::npos) {
-      diagnostics.error(where(route, key), path + "." + std::string(key) + ": " + in_quotes(prefix) +
+      diagnostics.error(where(route, key), path + "." + std::string(key) + ": " +
+                                               in_quotes(prefix) +
                                                " must not contain the wildcards '+' or '#'");
     }
   }
   bool comes_in = route.direction != RouteDirection::Out;
   if (comes_in && !route.local.starts_with(route.local_prefix)) {
-    diagnostics.error(where(route, "local"),
-                      path + ".local: must start with local_prefix " + in_quotes(route.local_prefix) +
-                          " on a route that comes in (direction \"" +
-                          std::string(to_string(route.direction)) + "\")");
+    diagnostics.error(where(route, "local"), path + ".local: must start with local_prefix " +
+                                                 in_quotes(route.local_prefix) +
+                                                 " on a route that comes in (direction \"" +
+                                                 std::string(to_string(route.direction)) + "\")");
   }
 }
 
@@ -266,7 +274,7 @@ std::string default_availability_topic(const Bridge& bridge, const std::string& 
 
 void validate_bridge(Bridge& bridge, const std::string& path, const std::string& gateway,
                      Diagnostics& diagnostics) {
-  check_name(diagnostics, where(bridge, "name"), path, bridge.name);
+  check_name(bridge, path, diagnostics);
   if (bridge.keys.has("url")) {
     std::string problem;
     if (auto url = split_url(bridge.url, {"mqtt", "mqtts"}, problem)) {
@@ -334,8 +342,9 @@ void validate_bridges(Config& config, Diagnostics& diagnostics) {
     if (bridge.name.empty()) continue;
     auto [found, inserted] = first_by_name.try_emplace(bridge.name, bridge.pos);
     if (!inserted) {
-      diagnostics.error(where(bridge, "name"), path + ".name: bridge name " + in_quotes(bridge.name) +
-                                                   " is already used " + line_ref(found->second));
+      diagnostics.error(where(bridge, "name"), path + ".name: bridge name " +
+                                                   in_quotes(bridge.name) + " is already used " +
+                                                   line_ref(found->second));
     }
   }
 }
@@ -351,7 +360,9 @@ void check_point_topic(const Point& point, const std::string& path, Diagnostics&
   }
 }
 
-bool is_numeric(ValueType type) { return type != ValueType::Bool && type != ValueType::String; }
+bool is_numeric(ValueType type) {
+  return type != ValueType::Bool && type != ValueType::String;
+}
 
 // scale, offset and deadband: numeric points only; scale never 0, deadband never negative.
 template <class Point>
@@ -382,7 +393,7 @@ void check_unique_point_names(const std::vector<Point>& points, const std::strin
   for (size_t i = 0; i < points.size(); ++i) {
     const Point& point = points[i];
     std::string path = element_name(device_path + ".point", point.name, i);
-    check_name(diagnostics, where(point, "name"), path, point.name);
+    check_name(point, path, diagnostics);
     if (point.name.empty()) continue;
     auto [found, inserted] = first_by_name.try_emplace(point.name, point.pos);
     if (!inserted) {
@@ -427,8 +438,8 @@ void validate_modbus_address(ModbusPoint& point, const ModbusDevice& device,
   if (point.address < lowest || point.address > highest) {
     diagnostics.error(where(point, "address"),
                       path + ".address: expected an integer from " + std::to_string(lowest) +
-                          " to " + std::to_string(highest) + " with address_base = " +
-                          std::to_string(device.address_base) + ", got " +
+                          " to " + std::to_string(highest) +
+                          " with address_base = " + std::to_string(device.address_base) + ", got " +
                           std::to_string(point.address));
     return;
   }
@@ -454,8 +465,8 @@ void validate_modbus_point(ModbusPoint& point, const ModbusDevice& device, const
   bool read_only_table = point.table == ModbusTable::Discrete || point.table == ModbusTable::Input;
   if (point.writable && read_only_table) {
     diagnostics.error(where(point, "writable"),
-                      path + ".writable: only coil and holding points can be written; this is " +
-                          "a " + table_name + " point");
+                      path + ".writable: only coil and holding points can be written, not " +
+                          table_name + " points");
   }
   if (point.bit && (bit_table || point.type != ValueType::Bool)) {
     diagnostics.error(where(point, "bit"),
@@ -471,8 +482,8 @@ void validate_modbus_point(ModbusPoint& point, const ModbusDevice& device, const
   if (point.keys.has("order") && !spans_several_registers(point.type)) {
     diagnostics.error(where(point, "order"),
                       path + ".order: only for types that span several registers (32- and " +
-                          "64-bit types and string), not \"" +
-                          std::string(to_string(point.type)) + "\"");
+                          "64-bit types and string), not \"" + std::string(to_string(point.type)) +
+                          "\"");
   }
   check_scaling(point, path, diagnostics);
   check_point_topic(point, path, diagnostics);
@@ -481,11 +492,10 @@ void validate_modbus_point(ModbusPoint& point, const ModbusDevice& device, const
 
 void validate_modbus_device(ModbusDevice& device, const std::string& path,
                             Diagnostics& diagnostics) {
-  check_name(diagnostics, where(device, "name"), path, device.name);
+  check_name(device, path, diagnostics);
   if (device.transport == ModbusTransport::Tcp) {
     if (!device.keys.has("host")) {
-      diagnostics.error(device.pos,
-                        path + ": missing required key 'host' (transport is \"tcp\")");
+      diagnostics.error(device.pos, path + ": missing required key 'host' (transport is \"tcp\")");
     } else if (device.host.empty()) {
       diagnostics.error(where(device, "host"), path + ".host: must not be empty");
     }
@@ -510,8 +520,7 @@ void validate_modbus_device(ModbusDevice& device, const std::string& path,
   require_points(device, path, "modbus.point", diagnostics);
   for (size_t i = 0; i < device.points.size(); ++i) {
     ModbusPoint& point = device.points[i];
-    validate_modbus_point(point, device, element_name(path + ".point", point.name, i),
-                          diagnostics);
+    validate_modbus_point(point, device, element_name(path + ".point", point.name, i), diagnostics);
   }
   check_unique_point_names(device.points, path, diagnostics);
 }
@@ -551,8 +560,8 @@ void validate_modbus_lines(const std::vector<ModbusDevice>& devices, Diagnostics
     if (!unit_free) {
       const ModbusDevice& holder = devices[same_unit->second];
       diagnostics.error(where(device, "unit_id"),
-                        path + ".unit_id: unit " + std::to_string(device.unit_id) + " on " +
-                            line + " is already used by " +
+                        path + ".unit_id: unit " + std::to_string(device.unit_id) + " on " + line +
+                            " is already used by " +
                             element_name("modbus", holder.name, same_unit->second) + " " +
                             line_ref(holder.pos));
     }
@@ -564,9 +573,9 @@ void validate_modbus_lines(const std::vector<ModbusDevice>& devices, Diagnostics
 void validate_coap_point(const CoapPoint& point, const std::string& path,
                          Diagnostics& diagnostics) {
   if (point.keys.has("path") && !point.path.starts_with('/')) {
-    diagnostics.error(where(point, "path"),
-                      path + ".path: expected a resource path starting with '/', got " +
-                          in_quotes(point.path));
+    diagnostics.error(
+        where(point, "path"),
+        path + ".path: expected a resource path starting with '/', got " + in_quotes(point.path));
   }
   if (point.mode != CoapMode::Poll && point.keys.has("poll_ms")) {
     diagnostics.error(where(point, "poll_ms"), path + ".poll_ms: only with mode = \"poll\"");
@@ -586,7 +595,7 @@ void validate_coap_point(const CoapPoint& point, const std::string& path,
 }
 
 void validate_coap_device(CoapDevice& device, const std::string& path, Diagnostics& diagnostics) {
-  check_name(diagnostics, where(device, "name"), path, device.name);
+  check_name(device, path, diagnostics);
   if (device.keys.has("url")) {
     std::string problem;
     if (auto url = split_url(device.url, {"coap", "coaps"}, problem)) {
@@ -643,7 +652,7 @@ void validate_gpio_chips(std::vector<GpioChip>& chips, Diagnostics& diagnostics)
   for (size_t c = 0; c < chips.size(); ++c) {
     GpioChip& chip = chips[c];
     std::string path = element_name("gpio", chip.name, c);
-    check_name(diagnostics, where(chip, "name"), path, chip.name);
+    check_name(chip, path, diagnostics);
     if (chip.keys.has("chip") && chip.chip.empty()) {
       diagnostics.error(where(chip, "chip"), path + ".chip: must not be empty");
     }
@@ -742,13 +751,14 @@ void check_point_topics(const Config& config, Diagnostics& diagnostics) {
     std::string path = std::string(to_string(point.protocol)) + "[" + point.device + "].point[" +
                        point.point + "]";
     auto [found, inserted] = first_by_topic.try_emplace(point.topic, &point);
-    if (!inserted) {
+    bool same_names = !inserted && found->second->device == point.device &&
+                      found->second->point == point.point;  // reported as duplicate names
+    if (!inserted && !same_names) {
       const ResolvedPoint& first = *found->second;
       diagnostics.error(point.pos, path + ": topic " + in_quotes(point.topic) +
                                        " is also the topic of " +
-                                       std::string(to_string(first.protocol)) + "[" +
-                                       first.device + "].point[" + first.point + "] " +
-                                       line_ref(first.pos));
+                                       std::string(to_string(first.protocol)) + "[" + first.device +
+                                       "].point[" + first.point + "] " + line_ref(first.pos));
     }
   }
 }
@@ -765,8 +775,7 @@ void validate(Config& config, Diagnostics& diagnostics) {
   }
   validate_modbus_lines(config.modbus, diagnostics);
   for (size_t i = 0; i < config.coap.size(); ++i) {
-    validate_coap_device(config.coap[i], element_name("coap", config.coap[i].name, i),
-                         diagnostics);
+    validate_coap_device(config.coap[i], element_name("coap", config.coap[i].name, i), diagnostics);
   }
   validate_gpio_chips(config.gpio, diagnostics);
   check_unique_device_names(config, diagnostics);

@@ -19,7 +19,7 @@ namespace {
 
 // Exit codes of SPEC.md.
 constexpr int kExitOk = 0;
-constexpr int kExitConfig = 1;  // bad config or usage
+constexpr int kExitConfig = 1;   // bad config or usage
 constexpr int kExitRuntime = 2;  // cannot bind a port, cannot open the database, ...
 
 constexpr const char* kDefaultConfig = "/etc/fieldgate/fieldgate.toml";
@@ -65,7 +65,8 @@ bool load_config(const std::string& file, config::Config& out) {
     out = config::load(file);
     return true;
   } catch (const config::ConfigError& e) {
-    for (const config::Diagnostic& d : e.diagnostics()) std::cerr << d.to_string() << "\n";
+    for (const config::Diagnostic& d : e.diagnostics())
+      std::cerr << d.to_string() << "\n";
     std::cerr << "fieldgate: " << file << ": " << e.diagnostics().size()
               << " error(s); fix them and run `fieldgate check -c " << file << "` again\n";
     return false;
@@ -81,25 +82,32 @@ int check_command(const std::vector<std::string>& args) {
   std::vector<config::Diagnostic> unsupported = config::unsupported_features(cfg);
   if (!unsupported.empty()) {
     std::cout << "\nvalid, but this build of fieldgate cannot run it yet:\n";
-    for (const config::Diagnostic& d : unsupported) std::cout << "  " << d.to_string() << "\n";
+    for (const config::Diagnostic& d : unsupported)
+      std::cout << "  " << d.to_string() << "\n";
   }
   return kExitOk;
 }
 
 log::Level to_log_level(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::Trace: return log::Level::Trace;
-    case config::LogLevel::Debug: return log::Level::Debug;
-    case config::LogLevel::Info: return log::Level::Info;
-    case config::LogLevel::Warn: return log::Level::Warn;
-    case config::LogLevel::Error: return log::Level::Error;
+    case config::LogLevel::Trace:
+      return log::Level::Trace;
+    case config::LogLevel::Debug:
+      return log::Level::Debug;
+    case config::LogLevel::Info:
+      return log::Level::Info;
+    case config::LogLevel::Warn:
+      return log::Level::Warn;
+    case config::LogLevel::Error:
+      return log::Level::Error;
   }
   return log::Level::Info;
 }
 
 broker::Options broker_options(const config::Config& cfg) {
   broker::Options o;
-  for (const config::Listener& l : cfg.broker.listeners) o.listeners.push_back({l.host, l.port});
+  for (const config::Listener& l : cfg.broker.listeners)
+    o.listeners.push_back({l.host, l.port});
   o.allow_anonymous = cfg.broker.allow_anonymous;
   o.max_connections = cfg.broker.max_connections;
   o.max_inflight_messages = cfg.broker.max_inflight_messages;
@@ -135,13 +143,15 @@ int run_command(const std::vector<std::string>& args) {
   if (!load_config(file, cfg)) return kExitConfig;
   std::vector<config::Diagnostic> unsupported = config::unsupported_features(cfg);
   if (!cfg.broker.enabled) {
-    unsupported.push_back({cfg.file, cfg.broker.keys.at("enabled").value_or(config::SourcePos{}).line,
+    unsupported.push_back({cfg.file,
+                           cfg.broker.keys.at("enabled").value_or(config::SourcePos{}).line,
                            cfg.broker.keys.at("enabled").value_or(config::SourcePos{}).column,
                            "not supported yet: broker.enabled = false (the adapters that would "
                            "run without it are not built yet)"});
   }
   if (!unsupported.empty()) {
-    for (const config::Diagnostic& d : unsupported) std::cerr << d.to_string() << "\n";
+    for (const config::Diagnostic& d : unsupported)
+      std::cerr << d.to_string() << "\n";
     std::cerr << "fieldgate: this build cannot run " << file
               << " yet; remove or comment out the keys above\n";
     return kExitConfig;
@@ -161,7 +171,8 @@ int run_command(const std::vector<std::string>& args) {
   // Block the signals before any thread starts, so that only the signal thread receives them.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&signals, sig);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 

@@ -44,23 +44,23 @@ const char* packet_name(PacketType type);
 // Why a packet was rejected. Each value names one rule of the specification.
 enum class Error : uint8_t {
   None = 0,
-  MalformedRemainingLength,  // more than four bytes of remaining length
-  PacketTooLarge,            // larger than the receiver's maximum packet size
-  ReservedPacketType,        // packet type 0, or 15 (AUTH) before MQTT 5
-  InvalidFlags,              // fixed-header flags other than the ones the type requires
-  Truncated,                 // the body ends before a field it announces
-  TrailingBytes,             // the body goes on after its last field
-  InvalidUtf8,               // ill-formed UTF-8, a surrogate, or U+0000 in a string
-  InvalidProtocolName,       // CONNECT protocol name is neither "MQTT" nor "MQIsdp"
-  UnsupportedProtocolLevel,  // known protocol name with a level this codec does not speak
-  InvalidConnectFlags,       // reserved bit set, will QoS/retain without will, password alone
-  InvalidQos,                // QoS 3, or DUP set on a QoS 0 PUBLISH
-  InvalidTopicName,          // empty, or containing '+' or '#'
-  InvalidTopicFilter,        // empty, or '+'/'#' not alone in their level, '#' not last
-  InvalidPacketId,           // packet identifier 0 where one is required
-  NoSubscriptions,           // SUBSCRIBE or UNSUBSCRIBE without a single topic filter
+  MalformedRemainingLength,    // more than four bytes of remaining length
+  PacketTooLarge,              // larger than the receiver's maximum packet size
+  ReservedPacketType,          // packet type 0, or 15 (AUTH) before MQTT 5
+  InvalidFlags,                // fixed-header flags other than the ones the type requires
+  Truncated,                   // the body ends before a field it announces
+  TrailingBytes,               // the body goes on after its last field
+  InvalidUtf8,                 // ill-formed UTF-8, a surrogate, or U+0000 in a string
+  InvalidProtocolName,         // CONNECT protocol name is neither "MQTT" nor "MQIsdp"
+  UnsupportedProtocolLevel,    // known protocol name with a level this codec does not speak
+  InvalidConnectFlags,         // reserved bit set, will QoS/retain without will, password alone
+  InvalidQos,                  // QoS 3, or DUP set on a QoS 0 PUBLISH
+  InvalidTopicName,            // empty, or containing '+' or '#'
+  InvalidTopicFilter,          // empty, or '+'/'#' not alone in their level, '#' not last
+  InvalidPacketId,             // packet identifier 0 where one is required
+  NoSubscriptions,             // SUBSCRIBE or UNSUBSCRIBE without a single topic filter
   InvalidSubscriptionOptions,  // reserved bits set in a SUBSCRIBE options byte
-  InvalidReturnCode,         // a CONNACK/SUBACK code the specification does not define
+  InvalidReturnCode,           // a CONNACK/SUBACK code the specification does not define
 };
 
 const char* describe(Error error);

@@ -14,7 +14,9 @@
 namespace fieldgate::net {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string format_address(const sockaddr* addr) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -127,7 +129,9 @@ void Poller::modify(int fd, uint32_t events, void* tag) {
   epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
-void Poller::remove(int fd) { epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void Poller::remove(int fd) {
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 int Poller::wait(std::span<epoll_event> events, int timeout_ms) {
   int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);

@@ -6,11 +6,13 @@ import time
 
 import harness
 import mqttraw as m
-from harness import BrokerTestCase, broker_options
+from harness import BrokerTestCase, broker_options, xfail_on_mosquitto
 
 
 class KeepAliveTest(BrokerTestCase):
 
+    @xfail_on_mosquitto("2.0.11 checks keep-alives only every ~5 s: a 2 s keep-alive client "
+                        "is dropped after 5-6 s, not 3 s")
     def test_idle_client_disconnected_at_one_and_a_half_times_keepalive(self):
         c = self.raw(connect=False)
         c.connect("idle", keepalive=2)
@@ -55,10 +57,13 @@ class KeepAliveTest(BrokerTestCase):
         c.ping()
 
     @broker_options(max_keepalive_s=2)
+    @xfail_on_mosquitto("max_keepalive (minimum 10) applies to MQTT 5 clients only; a v3 "
+                        "client asking for 60 s is accepted and kept to 60 s")
     def test_max_keepalive_for_v311_client(self):
         # MQTT 3.1.1 has no way to tell a client a shorter keep-alive. Either answer is
         # acceptable: refuse the connection (CONNACK 2, as Mosquitto does) or accept it and
-        # enforce max_keepalive_s (close after 1.5 x 2 s of silence).
+        # enforce max_keepalive_s (close after 1.5 x 2 s of silence). (Mosquitto's minimum
+        # max_keepalive is 10; the harness gives it 10.)
         c = self.raw(connect=False)
         c.send(m.connect("tooslow", keepalive=60))
         start = time.monotonic()

@@ -1,0 +1,101 @@
+#include "mapping/value.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace fieldgate::mapping {
+namespace {
+
+template <typename Number>
+void append_number(std::string& out, Number n) {
+  char buffer[32];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, n);  // shortest exact form
+  out.append(buffer, result.ptr);
+}
+
+void append_json(std::string& out, const Value& value) {
+  struct Visitor {
+    std::string& out;
+    void operator()(std::monostate) const { out += "null"; }
+    void operator()(bool b) const { out += b ? "true" : "false"; }
+    void operator()(int64_t n) const { append_number(out, n); }
+    void operator()(uint64_t n) const { append_number(out, n); }
+    void operator()(double d) const {
+      if (std::isfinite(d)) {
+        append_number(out, d);
+      } else {
+        out += "null";
+      }
+    }
+    void operator()(const std::string& s) const { out += json_string(s); }
+  };
+  std::visit(Visitor{out}, value);
+}
+
+}  // namespace
+
+std::string json_string(std::string_view text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += ch;  // UTF-8 passes through as it is
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string to_json(const Value& value) {
+  std::string out;
+  append_json(out, value);
+  return out;
+}
+
+std::string value_payload(const Value& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  return to_json(value);
+}
+
+std::string json_payload(const Reading& reading, std::string_view unit) {
+  std::string out = "{\"value\":";
+  append_json(out, reading.value);
+  out += ",\"ts\":";
+  append_number(out, reading.ts_ms);
+  out += reading.quality == Quality::Good ? ",\"quality\":\"good\"" : ",\"quality\":\"bad\"";
+  if (!unit.empty()) {
+    out += ",\"unit\":";
+    out += json_string(unit);
+  }
+  if (!reading.error.empty()) {
+    out += ",\"error\":";
+    out += json_string(reading.error);
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace fieldgate::mapping
