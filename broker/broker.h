@@ -1,4 +1,4 @@
-// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, with state in memory.
+// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, with durable state in SQLite (or in memory).
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
 // takes a lock. Other threads talk to it only through request_stop() for now.
@@ -26,13 +26,21 @@ struct Options {
   uint32_t max_keepalive_s = 65535;
   uint32_t sys_interval_s = 10;       // 0: no $SYS topics
   std::string version = "fieldgate";  // $SYS/broker/version
+
+  // Persistence: persistent sessions and retained messages in state_dir/fieldgate.db.
+  bool persistence = false;
+  std::string state_dir;
+  bool durability_power = false;  // fsync every commit (survives power loss), not only kill -9
+  uint32_t persistent_session_expiry_s = 0;  // purge sessions gone this long; 0: never
+  uint32_t store_max_pages = 0;  // caps the database (SQLite pages), to test a full disk
 };
 
 class Core;
 
 class Broker {
  public:
-  // Binds every listener. Throws std::runtime_error naming the address when one cannot be bound.
+  // Opens the state database and loads it (persistence on), then binds every listener. Throws
+  // std::runtime_error naming the file or address when either fails.
   explicit Broker(Options options);
   ~Broker();
   Broker(const Broker&) = delete;

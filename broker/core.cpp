@@ -51,6 +51,7 @@ Core::Core(Options options)
     : options_(std::move(options)), wakeup_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wakeup_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   poller_.add(wakeup_.get(), EPOLLIN, &wakeup_);
+  open_store();
   listeners_.reserve(options_.listeners.size());
   for (const ListenerOptions& l : options_.listeners) {
     Listener listener;
@@ -91,6 +92,10 @@ void Core::run() {
         [[maybe_unused]] ssize_t ignored = ::read(wakeup_.get(), &count, sizeof count);
         continue;
       }
+      if (writer_ && tag == writer_.get()) {
+        on_store_completion();
+        continue;
+      }
       bool is_listener = false;
       for (Listener& l : listeners_) {
         if (tag == &l) {
@@ -107,6 +112,7 @@ void Core::run() {
       if (c.state != Connection::State::Closed && (events[i].events & EPOLLOUT)) on_writable(c);
     }
     check_timers();
+    commit_turn();
     // Indexing, not iterators: flushing may close a connection, whose will queues more flushes.
     for (size_t i = 0; i < to_flush_.size(); ++i)
       flush(*to_flush_[i]);
@@ -123,6 +129,7 @@ void Core::run() {
     close(*c, "broker stopping", /*publish_will=*/false);
   }
   closed_.clear();
+  drain_store();
 }
 
 void Core::accept_all(int listen_fd) {
@@ -167,8 +174,8 @@ void Core::on_readable(Connection& c) {
     return;
   }
   stats_.bytes_received += static_cast<uint64_t>(n);
-  c.last_received = Clock::now();
 
+  Clock::time_point now = Clock::now();
   // Parse straight from the read buffer unless a packet is already half-assembled.
   std::string_view data(read_buffer_.data(), static_cast<size_t>(n));
   if (!c.input.empty()) {
@@ -193,6 +200,8 @@ void Core::on_readable(Connection& c) {
       case mqtt::FrameStatus::Complete:
         break;
     }
+    // Keep-alive counts whole packets: dribbling bytes does not keep a connection alive.
+    c.last_received = now;
     if (!handle_packet(c, frame)) return;
     consumed += frame.size();
   }
@@ -267,8 +276,9 @@ void Core::queue_flush(Connection& c) {
 void Core::flush(Connection& c) {
   c.flush_pending = false;
   if (c.state == Connection::State::Closed) return;
-  if (!c.output.empty()) {
-    ssize_t n = ::send(c.fd.get(), c.output.data(), c.output.size(), MSG_NOSIGNAL);
+  if (c.pending_output() > 0) {
+    ssize_t n =
+        ::send(c.fd.get(), c.output.data() + c.output_sent, c.pending_output(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) {
         close(c, std::strerror(errno), true);
@@ -277,9 +287,16 @@ void Core::flush(Connection& c) {
       n = 0;
     }
     stats_.bytes_sent += static_cast<uint64_t>(n);
-    c.output.erase(0, static_cast<size_t>(n));
+    c.output_sent += static_cast<size_t>(n);
+    if (c.pending_output() == 0) {
+      c.output.clear();
+      c.output_sent = 0;
+    } else if (c.output_sent > c.output.size() / 2) {
+      c.output.erase(0, c.output_sent);  // amortised: the buffer at least halves
+      c.output_sent = 0;
+    }
   }
-  bool want_writable = !c.output.empty();
+  bool want_writable = c.pending_output() > 0;
   if (want_writable != c.writable_armed) {
     c.writable_armed = want_writable;
     poller_.modify(c.fd.get(), want_writable ? EPOLLIN | EPOLLOUT : EPOLLIN, &c);
@@ -305,7 +322,12 @@ void Core::close(Connection& c, std::string_view reason, bool publish_will) {
   if (Session* s = c.session) {
     c.session = nullptr;
     s->connection = nullptr;
-    if (s->clean) end_session(*s);
+    if (s->clean) {
+      end_session(*s);
+    } else {
+      s->last_seen_ms = now_ms();  // persistent_session_expiry_s counts from here
+      store_session(*s);
+    }
   }
   if (publish_will && c.will) {
     WillMessage will = std::move(*c.will);
@@ -347,6 +369,10 @@ void Core::check_timers() {
     publish_sys();
     next_sys_ = now + std::chrono::seconds(options_.sys_interval_s);
   }
+  if (now >= next_expiry_check_) {
+    purge_expired_sessions();
+    next_expiry_check_ = now + std::chrono::seconds(60);
+  }
 }
 
 int Core::next_timer_ms() const {
@@ -354,6 +380,7 @@ int Core::next_timer_ms() const {
   Clock::time_point next = now + std::chrono::seconds(1);
   if (!timers_.empty() && timers_.top().due < next) next = timers_.top().due;
   if (options_.sys_interval_s > 0 && next_sys_ < next) next = next_sys_;
+  if (failed_batch_ && store_retry_at_ < next) next = store_retry_at_;
   if (!to_flush_.empty() || next <= now) return 0;
   // Round up so that the timer is due when the wait ends.
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;

@@ -17,11 +17,17 @@
 #include "broker/net/socket.h"
 #include "broker/retained.h"
 #include "broker/session.h"
+#include "broker/store/store.h"
 #include "broker/topic_tree.h"
 
 namespace fieldgate::broker {
 
 using Clock = std::chrono::steady_clock;
+
+// $SYS belongs to the broker: clients can neither publish there nor leave wills there.
+inline bool is_sys_topic(std::string_view topic) {
+  return topic.starts_with("$SYS/") || topic == "$SYS";
+}
 
 struct WillMessage {
   std::string topic;
@@ -45,12 +51,18 @@ class Connection {
   Session* session = nullptr;
   std::optional<WillMessage> will;
 
-  std::string input;            // the start of a packet not yet complete
-  std::string output;           // encoded packets not yet written
+  std::string input;   // the start of a packet not yet complete
+  std::string output;  // encoded packets, written up to output_sent
+  size_t output_sent = 0;
+  // Replies that confirm work the store has not committed yet, and those queued behind them:
+  // (batch, end offset in `deferred`) marks the end of the replies waiting for that batch.
+  std::string deferred;
+  std::vector<std::pair<uint64_t, size_t>> deferred_marks;
   bool flush_pending = false;   // listed in Core::to_flush_
   bool writable_armed = false;  // EPOLLOUT requested after a short write
   bool close_after_flush = false;
 
+  size_t pending_output() const { return output.size() - output_sent; }
   const std::string& client_id() const;
 };
 
@@ -62,8 +74,11 @@ struct Stats {
   uint64_t publish_dropped = 0;  // QoS 0 over a slow client's bound, or a session queue full
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
-  uint64_t connections_total = 0;
+  uint64_t connections_total = 0;  // sockets accepted
+  uint64_t connects_accepted = 0;  // CONNECTs answered with CONNACK 0
   size_t clients_maximum = 0;
+  uint64_t store_batches = 0;
+  uint64_t store_failures = 0;
 };
 
 class Core {
@@ -113,6 +128,43 @@ class Core {
 
   // --- $SYS (sys_topics.cpp) ---
   void publish_sys();
+  void update_load(std::vector<std::pair<std::string, std::string>>& out, double elapsed_s);
+
+  // --- durable state (persist.cpp); every store_* call is a no-op for non-durable state ---
+  void open_store();
+  void load_store();
+  // Appends one reply to c, written by encode(std::string&). A reply confirming work that the
+  // open batch holds (durable) waits until that batch commits, and so do the replies after it.
+  template <typename Encode>
+  void reply(Connection& c, bool durable, Encode&& encode) {
+    if (!writer_ || (!durable && c.deferred_marks.empty())) {
+      encode(c.output);
+      sent_packet(c);
+      return;
+    }
+    encode(c.deferred);
+    defer_reply(c);
+  }
+  void defer_reply(Connection& c);
+  size_t store_mark() const { return open_batch_.ops.size(); }
+  bool store_wrote_since(size_t mark) const { return open_batch_.ops.size() != mark; }
+  void store_session(Session& s);
+  void store_session_gone(Session& s);
+  void store_subscription(Session& s, std::string_view filter, uint8_t qos, bool add);
+  void store_inbound(Session& s, uint16_t packet_id, bool add);
+  void store_delivery(Session& s, Outgoing& o, uint16_t packet_id, store::DeliveryState state);
+  void store_delivery_done(Session& s, Outgoing& o);
+  void store_retained(const std::string& topic, const MessagePtr& now, const MessagePtr& before);
+  void ref_message(const MessagePtr& m);
+  void unref_message(const Message& m);
+  store::Op& put_op(PendingWrite& w, store::Op op);
+  void delete_op(PendingWrite& w, store::Op op);
+  void commit_turn();
+  void on_store_completion();
+  void release_deferred();
+  void drain_store();
+  void purge_expired_sessions();
+  static int64_t now_ms();
 
  private:
   friend class Broker;
@@ -148,10 +200,30 @@ class Core {
   uint64_t route_stamp_ = 0;
   std::vector<Session*> route_matches_;
 
+  // Durable state: null when persistence is off.
+  std::unique_ptr<store::Database> database_;
+  std::unique_ptr<store::Writer> writer_;
+  store::Batch open_batch_;       // the changes of the loop turns since the last hand-over
+  uint64_t open_number_ = 1;      // the number open_batch_ will carry
+  uint64_t durable_through_ = 0;  // every batch up to this one is committed
+  uint64_t next_message_id_ = 1;
+  std::optional<store::Batch> failed_batch_;  // to apply again once the disk takes it
+  std::string store_error_;                   // empty while the store works
+  Clock::time_point store_retry_at_;
+  Clock::time_point next_maintenance_;
+  std::vector<uint64_t> deferred_connections_;  // ids of connections with deferred replies
+
   Stats stats_;
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_sys_;
+  Clock::time_point next_expiry_check_;
   std::unordered_map<std::string, std::string> sys_published_;  // topic -> last payload
+  struct LoadAverage {
+    uint64_t last_total = 0;
+    double average[3] = {0, 0, 0};  // 1, 5 and 15 minutes
+  };
+  std::unordered_map<std::string, LoadAverage> load_;
+  Clock::time_point last_sys_;
 };
 
 }  // namespace fieldgate::broker

@@ -88,9 +88,16 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
 
   bool session_present = false;
   Session& session = attach_session(c, client_id, connect.clean_session, session_present);
+  if (session.protocol != static_cast<uint8_t>(c.version) || !session_present) {
+    session.protocol = static_cast<uint8_t>(c.version);
+    store_session(session);
+  }
   c.state = Connection::State::Connected;
   c.keep_alive_s = connect.keep_alive;
-  if (connect.will) {
+  if (connect.will && is_sys_topic(connect.will->topic)) {
+    log::warn("broker", "client ", session.client_id, " left a will on ", connect.will->topic,
+              ": $SYS belongs to the broker, the will is ignored");
+  } else if (connect.will) {
     c.will = WillMessage{std::string(connect.will->topic), std::string(connect.will->payload),
                          connect.will->qos, connect.will->retain};
   }
@@ -104,6 +111,7 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
 
   // MQTT 3.1 has no session-present flag: its CONNACK byte is reserved.
   bool present_flag = session_present && c.version != mqtt::Version::v31;
+  ++stats_.connects_accepted;
   mqtt::encode_connack(c.output, mqtt::Connack{present_flag, mqtt::connack::kAccepted});
   sent_packet(c);
   log::info("broker", "client ", session.client_id, " connected from ", c.address, " (MQTT ",
@@ -127,7 +135,7 @@ Session& Core::attach_session(Connection& c, std::string client_id, bool clean, 
   }
   present = it != sessions_.end();
   if (!present) {
-    auto session = std::make_unique<Session>(client_id, clean);
+    auto session = std::make_unique<Session>(client_id, clean, /*durable=*/writer_ && !clean);
     it = sessions_.emplace(std::move(client_id), std::move(session)).first;
   }
   Session& s = *it->second;
@@ -137,6 +145,7 @@ Session& Core::attach_session(Connection& c, std::string client_id, bool clean, 
 }
 
 void Core::end_session(Session& s) {
+  store_session_gone(s);
   for (const auto& [filter, qos] : s.subscriptions)
     subscriptions_.remove(filter, &s);
   std::string id = s.client_id;  // s (and its id) go with the erase
@@ -149,14 +158,17 @@ void Core::resume_delivery(Session& s) {
   Connection& c = *s.connection;
   for (const Inflight& f : s.inflight) {
     if (f.state == Inflight::State::AwaitPubcomp) {
-      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrel, f.packet_id);
-    } else {
-      const Message& m = *f.outgoing.message;
-      mqtt::encode_publish(c.output, mqtt::Publish{m.topic, m.payload, f.outgoing.qos,
-                                                   f.outgoing.retain, /*dup=*/true, f.packet_id});
-      ++stats_.publish_sent;
+      reply(c, false, [&](std::string& out) {
+        mqtt::encode_ack(out, mqtt::PacketType::Pubrel, f.packet_id);
+      });
+      continue;
     }
-    sent_packet(c);
+    const Message& m = *f.outgoing.message;
+    reply(c, false, [&](std::string& out) {
+      mqtt::encode_publish(out, mqtt::Publish{m.topic, m.payload, f.outgoing.qos, f.outgoing.retain,
+                                              /*dup=*/true, f.packet_id});
+    });
+    ++stats_.publish_sent;
   }
   pump_queue(s);
 }

@@ -10,10 +10,9 @@ namespace {
 // A client whose unsent output exceeds this loses further QoS 0 messages until it catches up
 // (counted in $SYS/broker/publish/messages/dropped); QoS 1 and 2 wait in its session queue.
 constexpr size_t kMaxPendingOutputQos0 = 1024 * 1024;
-
-bool is_sys_topic(std::string_view topic) {
-  return topic.starts_with("$SYS/") || topic == "$SYS";
-}
+// Retained messages sent on subscribe may fill more, but not without bound: a client that
+// subscribes again and again without reading must not make the broker hold every copy.
+constexpr size_t kMaxPendingOutputRetained = 32 * 1024 * 1024;
 
 }  // namespace
 
@@ -24,25 +23,37 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
     return false;
   }
   ++stats_.publish_received;
+  if (publish.qos > 0 && !store_error_.empty()) {
+    // Never acknowledge what cannot be stored: the client keeps the message and sends it again.
+    close(c,
+          "QoS " + std::to_string(publish.qos) + " message refused: the state database " +
+              "cannot store it (" + store_error_ + ")",
+          false);
+    return false;
+  }
   Session& s = *c.session;
   // $SYS belongs to the broker: publishes there are acknowledged and dropped, as Mosquitto does.
   bool deliverable = !is_sys_topic(publish.topic);
+  size_t mark = store_mark();
   switch (publish.qos) {
     case 0:
       if (deliverable) route(publish.topic, publish.payload, 0, publish.retain);
       break;
     case 1:
       if (deliverable) route(publish.topic, publish.payload, 1, publish.retain);
-      mqtt::encode_ack(c.output, mqtt::PacketType::Puback, publish.packet_id);
-      sent_packet(c);
+      reply(c, store_wrote_since(mark), [&](std::string& out) {
+        mqtt::encode_ack(out, mqtt::PacketType::Puback, publish.packet_id);
+      });
       break;
     case 2:
       // Exactly once: a PUBLISH whose id still awaits PUBREL is a resend, already routed.
-      if (s.awaiting_pubrel.insert(publish.packet_id).second && deliverable) {
-        route(publish.topic, publish.payload, 2, publish.retain);
+      if (s.awaiting_pubrel.insert(publish.packet_id).second) {
+        store_inbound(s, publish.packet_id, true);
+        if (deliverable) route(publish.topic, publish.payload, 2, publish.retain);
       }
-      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrec, publish.packet_id);
-      sent_packet(c);
+      reply(c, store_wrote_since(mark), [&](std::string& out) {
+        mqtt::encode_ack(out, mqtt::PacketType::Pubrec, publish.packet_id);
+      });
       break;
   }
   return true;
@@ -57,9 +68,11 @@ bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
   }
   Session& s = *c.session;
   if (type == mqtt::PacketType::Pubrel) {
-    s.awaiting_pubrel.erase(id);
-    mqtt::encode_ack(c.output, mqtt::PacketType::Pubcomp, id);
-    sent_packet(c);
+    // PUBCOMP frees the id for the client's next message: the store must have let go of it.
+    size_t mark = store_mark();
+    if (s.awaiting_pubrel.erase(id) > 0) store_inbound(s, id, false);
+    reply(c, store_wrote_since(mark),
+          [&](std::string& out) { mqtt::encode_ack(out, mqtt::PacketType::Pubcomp, id); });
     return true;
   }
   auto it = std::find_if(s.inflight.begin(), s.inflight.end(),
@@ -67,23 +80,31 @@ bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
   if (it == s.inflight.end()) {
     log::debug("broker", "client ", s.client_id, " acknowledged unknown packet id ", id, " with ",
                mqtt::packet_name(type));
+    // A PUBREC we have no record of still gets its PUBREL, so the client can let go of the id.
+    if (type == mqtt::PacketType::Pubrec) {
+      reply(c, false,
+            [&](std::string& out) { mqtt::encode_ack(out, mqtt::PacketType::Pubrel, id); });
+    }
     return true;
   }
   using State = Inflight::State;
   switch (type) {
     case mqtt::PacketType::Puback:
       if (it->state != State::AwaitPuback) return true;
+      store_delivery_done(s, it->outgoing);
       s.inflight.erase(it);
       break;
     case mqtt::PacketType::Pubrec:
       if (it->state == State::AwaitPuback) return true;
       it->state = State::AwaitPubcomp;
+      store_delivery(s, it->outgoing, id, store::DeliveryState::Released);
       it->outgoing.message.reset();  // delivered: only the packet id remains to release
-      mqtt::encode_ack(c.output, mqtt::PacketType::Pubrel, id);
-      sent_packet(c);
+      reply(c, false,
+            [&](std::string& out) { mqtt::encode_ack(out, mqtt::PacketType::Pubrel, id); });
       return true;
     case mqtt::PacketType::Pubcomp:
       if (it->state != State::AwaitPubcomp) return true;
+      store_delivery_done(s, it->outgoing);
       s.inflight.erase(it);
       break;
     default:
@@ -97,16 +118,18 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
   MessagePtr message;  // built only when something must keep it
   auto keep = [&]() -> const MessagePtr& {
     if (!message) {
-      message =
-          std::make_shared<const Message>(Message{std::string(topic), std::string(payload), qos});
+      message = std::make_shared<const Message>(
+          Message{.topic = std::string(topic), .payload = std::string(payload), .qos = qos});
     }
     return message;
   };
   if (retain) {
     if (payload.empty()) {
-      retained_.clear(topic);
+      MessagePtr before = retained_.clear(topic);
+      if (before) store_retained(before->topic, nullptr, before);
     } else {
-      retained_.set(keep());
+      MessagePtr before = retained_.set(keep());
+      store_retained(message->topic, message, before);
     }
   }
 
@@ -127,47 +150,56 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
     if (delivery_qos == 0) {
       if (s->connection) deliver_qos0(*s->connection, topic, payload, /*retain=*/false);
     } else {
-      deliver(*s, Outgoing{keep(), delivery_qos, /*retain=*/false});
+      deliver(*s, Outgoing{.message = keep(), .qos = delivery_qos});
     }
   }
 }
 
 void Core::deliver_qos0(Connection& c, std::string_view topic, std::string_view payload,
                         bool retain) {
-  // Retained messages sent on subscribe are bounded by the retained store, so never dropped.
-  if (!retain && c.output.size() > kMaxPendingOutputQos0) {
+  if (c.pending_output() > (retain ? kMaxPendingOutputRetained : kMaxPendingOutputQos0)) {
     ++stats_.publish_dropped;
     return;
   }
-  mqtt::encode_publish(c.output, mqtt::Publish{topic, payload, 0, retain, false, 0});
+  reply(c, false, [&](std::string& out) {
+    mqtt::encode_publish(out, mqtt::Publish{topic, payload, 0, retain, false, 0});
+  });
   ++stats_.publish_sent;
-  sent_packet(c);
 }
 
 // A QoS 1 or 2 message for session s: sent now if its client is connected and has a free
 // in-flight slot, queued otherwise (and dropped, counted, when the queue is full).
 void Core::deliver(Session& s, Outgoing outgoing) {
-  if (s.connection && s.queue.empty() && s.inflight.size() < options_.max_inflight_messages) {
-    send_inflight(s, std::move(outgoing));
-    return;
-  }
-  if (s.queue.size() >= options_.max_queued_messages) {
+  bool send_now =
+      s.connection && s.queue.empty() && s.inflight.size() < options_.max_inflight_messages;
+  if (!send_now && s.queue.size() >= options_.max_queued_messages) {
     ++stats_.publish_dropped;
     log::debug("broker", "queue of client ", s.client_id, " full (max_queued_messages ",
                options_.max_queued_messages, "): message on ", outgoing.message->topic, " dropped");
     return;
   }
-  s.queue.push_back(std::move(outgoing));
+  store_delivery(s, outgoing, 0, store::DeliveryState::Queued);
+  if (send_now) {
+    send_inflight(s, std::move(outgoing));
+  } else {
+    s.queue.push_back(std::move(outgoing));
+  }
 }
 
 void Core::send_inflight(Session& s, Outgoing outgoing) {
   Connection& c = *s.connection;
   uint16_t id = s.next_packet_id();
+  // A QoS 2 packet id must be on disk before the PUBLISH leaves: after a crash the message is
+  // sent again under the same id, which the client knows as a duplicate. A QoS 1 message sent
+  // again under another id is a duplicate QoS 1 allows, so its state is not recorded.
+  bool durable = outgoing.qos == 2 && s.durable;
+  if (durable) store_delivery(s, outgoing, id, store::DeliveryState::Sent);
   const Message& m = *outgoing.message;
-  mqtt::encode_publish(c.output,
-                       mqtt::Publish{m.topic, m.payload, outgoing.qos, outgoing.retain, false, id});
+  reply(c, durable, [&](std::string& out) {
+    mqtt::encode_publish(
+        out, mqtt::Publish{m.topic, m.payload, outgoing.qos, outgoing.retain, false, id});
+  });
   ++stats_.publish_sent;
-  sent_packet(c);
   Inflight::State state =
       outgoing.qos == 1 ? Inflight::State::AwaitPuback : Inflight::State::AwaitPubrec;
   s.inflight.push_back(Inflight{id, state, std::move(outgoing)});

@@ -16,12 +16,13 @@ bool Core::handle_subscribe(Connection& c, const mqtt::Frame& frame) {
   for (const mqtt::Subscription& sub : subscribe.subscriptions) {
     subscriptions_.add(sub.filter, &s, sub.qos);
     s.subscriptions[std::string(sub.filter)] = sub.qos;
+    store_subscription(s, sub.filter, sub.qos, true);
     suback.return_codes.push_back(sub.qos);
     log::debug("broker", "client ", s.client_id, " subscribed to ", sub.filter, " (QoS ",
                static_cast<int>(sub.qos), ")");
   }
-  mqtt::encode_suback(c.output, suback);
-  sent_packet(c);
+  // A persistent session's SUBACK promises the subscription survives a restart.
+  reply(c, s.durable, [&](std::string& out) { mqtt::encode_suback(out, suback); });
 
   // Retained messages follow the SUBACK, with RETAIN set, at min(their QoS, the granted QoS).
   // A repeated SUBSCRIBE to the same filter sends them again, as the specification requires.
@@ -31,7 +32,7 @@ bool Core::handle_subscribe(Connection& c, const mqtt::Frame& frame) {
       if (qos == 0) {
         if (s.connection) deliver_qos0(c, m->topic, m->payload, /*retain=*/true);
       } else {
-        deliver(s, Outgoing{m, qos, /*retain=*/true});
+        deliver(s, Outgoing{.message = m, .qos = qos, .retain = true});
       }
     });
   }
@@ -51,10 +52,12 @@ bool Core::handle_unsubscribe(Connection& c, const mqtt::Frame& frame) {
     if (auto it = s.subscriptions.find(std::string(filter)); it != s.subscriptions.end()) {
       subscriptions_.remove(filter, &s);
       s.subscriptions.erase(it);
+      store_subscription(s, filter, 0, false);
     }
   }
-  mqtt::encode_ack(c.output, mqtt::PacketType::Unsuback, unsubscribe.packet_id);
-  sent_packet(c);
+  reply(c, s.durable, [&](std::string& out) {
+    mqtt::encode_ack(out, mqtt::PacketType::Unsuback, unsubscribe.packet_id);
+  });
   return true;
 }
 

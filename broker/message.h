@@ -8,10 +8,27 @@
 
 namespace fieldgate::broker {
 
+// Where the store stands with one row (a message or a delivery): the write not yet handed to
+// the store's writer, so that a later change replaces it in place or cancels it.
+struct PendingWrite {
+  uint64_t batch = 0;    // the batch holding the last write of this row; 0: none
+  uint32_t index = 0;    // its position in that batch
+  bool written = false;  // an earlier batch, already handed over, wrote the row
+};
+
 struct Message {
   std::string topic;
   std::string payload;
   uint8_t qos = 0;  // as published; a delivery uses min(this, the subscription's QoS)
+
+  // The store's bookkeeping, touched only by the broker's loop thread (the store's writer thread
+  // reads topic, payload and qos only). A message is on disk while durable rows refer to it.
+  struct Stored {
+    uint64_t id = 0;    // row id in the messages table; 0: never stored
+    uint32_t refs = 0;  // deliveries of persistent sessions and retained entries holding it
+    PendingWrite write;
+  };
+  mutable Stored stored;
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

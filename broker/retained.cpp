@@ -12,7 +12,7 @@ bool is_dollar(std::string_view level) {
 RetainedStore::RetainedStore() : root_(std::make_unique<Node>()) {}
 RetainedStore::~RetainedStore() = default;
 
-void RetainedStore::set(MessagePtr message) {
+MessagePtr RetainedStore::set(MessagePtr message) {
   Node* node = root_.get();
   std::string_view rest = message->topic;
   while (true) {
@@ -27,25 +27,26 @@ void RetainedStore::set(MessagePtr message) {
     rest.remove_prefix(slash + 1);
   }
   if (!node->message) ++size_;
-  node->message = std::move(message);
+  std::swap(node->message, message);
+  return message;  // the one replaced, if any
 }
 
-void RetainedStore::clear(std::string_view topic) {
-  clear_from(*root_, topic);
+MessagePtr RetainedStore::clear(std::string_view topic) {
+  return clear_from(*root_, topic);
 }
 
-// Returns true when the message was found; prunes the nodes it leaves empty.
-bool RetainedStore::clear_from(Node& node, std::string_view rest) {
+// Returns the message removed, if any; prunes the nodes it leaves empty.
+MessagePtr RetainedStore::clear_from(Node& node, std::string_view rest) {
   size_t slash = rest.find('/');
   auto it = node.children.find(rest.substr(0, slash));
-  if (it == node.children.end()) return false;
+  if (it == node.children.end()) return nullptr;
   Node& child = *it->second;
-  bool cleared = false;
+  MessagePtr cleared;
   if (slash == std::string_view::npos) {
     if (child.message) {
+      cleared = std::move(child.message);
       child.message.reset();
       --size_;
-      cleared = true;
     }
   } else {
     cleared = clear_from(child, rest.substr(slash + 1));

@@ -18,10 +18,10 @@ class RetainedStore {
   RetainedStore();
   ~RetainedStore();
 
-  // Stores `message` as the retained message of its topic, replacing any earlier one.
-  void set(MessagePtr message);
-  // Removes the retained message of `topic`, if any.
-  void clear(std::string_view topic);
+  // Stores `message` as the retained message of its topic; returns the one it replaces, if any.
+  MessagePtr set(MessagePtr message);
+  // Removes the retained message of `topic` and returns it (null if there was none).
+  MessagePtr clear(std::string_view topic);
   size_t size() const { return size_; }
 
   // Calls visit(const MessagePtr&) for every retained message whose topic matches `filter` (a
@@ -37,7 +37,7 @@ class RetainedStore {
 
   void match_from(const Node& node, std::string_view rest, bool at_root, const Visit& visit) const;
   void visit_subtree(const Node& node, bool at_root, const Visit& visit) const;
-  bool clear_from(Node& node, std::string_view rest);
+  MessagePtr clear_from(Node& node, std::string_view rest);
 
   std::unique_ptr<Node> root_;
   size_t size_ = 0;

@@ -21,6 +21,8 @@ struct Outgoing {
   MessagePtr message;
   uint8_t qos = 0;      // min(published QoS, granted QoS)
   bool retain = false;  // the RETAIN flag to send: set only for retained messages on subscribe
+  uint64_t seq = 0;     // the delivery's row in the store (persistent sessions); 0: not stored
+  PendingWrite write;
 };
 
 // A QoS 1 or 2 message sent and not yet acknowledged all the way.
@@ -33,11 +35,16 @@ struct Inflight {
 
 class Session {
  public:
-  explicit Session(std::string id, bool clean) : client_id(std::move(id)), clean(clean) {}
+  Session(std::string id, bool clean, bool durable)
+      : client_id(std::move(id)), clean(clean), durable(durable) {}
 
   const std::string client_id;
-  const bool clean;  // ends with its connection
+  const bool clean;    // ends with its connection
+  const bool durable;  // kept in the store: persistent, and the broker has persistence on
   Connection* connection = nullptr;
+  uint8_t protocol = 4;      // CONNECT protocol level of its last connection
+  int64_t last_seen_ms = 0;  // when its client last went away (Unix ms); for expiry
+  uint64_t last_seq = 0;     // of its deliveries in the store
 
   std::unordered_map<std::string, uint8_t> subscriptions;  // filter -> granted QoS
   std::deque<Outgoing> queue;      // waiting for a connection or a free in-flight slot

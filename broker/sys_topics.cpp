@@ -1,8 +1,36 @@
 // $SYS/broker/...: the statistics Mosquitto publishes, under the same topics, retained, every
 // sys_interval_s. A value is published again only when it changed (uptime always changes).
+#include <cmath>
+#include <cstdio>
+
 #include "broker/core.h"
 
 namespace fieldgate::broker {
+
+// $SYS/broker/load/...: per-minute rates averaged over 1, 5 and 15 minutes, decaying
+// exponentially as a Unix load average does (Mosquitto's formula).
+void Core::update_load(std::vector<std::pair<std::string, std::string>>& out, double elapsed_s) {
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"messages/received", stats_.packets_received}, {"messages/sent", stats_.packets_sent},
+      {"bytes/received", stats_.bytes_received},      {"bytes/sent", stats_.bytes_sent},
+      {"publish/received", stats_.publish_received},  {"publish/sent", stats_.publish_sent},
+      {"connections", stats_.connects_accepted},      {"sockets", stats_.connections_total},
+  };
+  constexpr std::pair<const char*, double> kSpans[] = {
+      {"1min", 60.0}, {"5min", 300.0}, {"15min", 900.0}};
+  for (const auto& [name, total] : counters) {
+    LoadAverage& load = load_[name];
+    double per_minute = elapsed_s > 0 ? (total - load.last_total) * 60.0 / elapsed_s : 0.0;
+    load.last_total = total;
+    for (size_t i = 0; i < 3; ++i) {
+      double decay = std::exp(-elapsed_s / kSpans[i].second);
+      load.average[i] = load.average[i] * decay + per_minute * (1.0 - decay);
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2f", load.average[i]);
+      out.emplace_back(std::string("$SYS/broker/load/") + name + "/" + kSpans[i].first, text);
+    }
+  }
+}
 
 void Core::publish_sys() {
   size_t connected = 0;
@@ -15,7 +43,7 @@ void Core::publish_sys() {
     stored += s->queue.size() + s->inflight.size();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
 
-  const std::pair<const char*, std::string> values[] = {
+  std::vector<std::pair<std::string, std::string>> values = {
       {"$SYS/broker/version", options_.version},
       {"$SYS/broker/uptime", std::to_string(uptime) + " seconds"},
       {"$SYS/broker/clients/connected", std::to_string(connected)},
@@ -36,6 +64,12 @@ void Core::publish_sys() {
       {"$SYS/broker/subscriptions/count", std::to_string(subscriptions_.size())},
       {"$SYS/broker/retained messages/count", std::to_string(retained_.size())},
   };
+  Clock::time_point now = Clock::now();
+  double elapsed_s = last_sys_ == Clock::time_point{}
+                         ? 0.0
+                         : std::chrono::duration<double>(now - last_sys_).count();
+  last_sys_ = now;
+  update_load(values, elapsed_s);
   for (const auto& [topic, value] : values) {
     std::string& last = sys_published_[topic];
     if (last == value) continue;

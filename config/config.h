@@ -112,6 +112,8 @@ struct Broker {
   uint32_t max_packet_size = 1048576;  // 2..268435455
   uint16_t max_keepalive_s = 65535;    // 1..65535
   uint32_t sys_interval_s = 10;        // 0: no $SYS statistics
+  // Persistent sessions whose client has been away this long are removed; 0: never.
+  uint32_t persistent_session_expiry_s = 0;
   std::vector<Listener> listeners;
   SourcePos pos;
   KeyPositions keys;

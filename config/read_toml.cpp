@@ -21,12 +21,20 @@ using KeyList = std::span<const std::string_view>;
 constexpr std::string_view kTopLevelKeys[] = {"gateway", "broker", "bridge", "mapping",
                                               "modbus",  "coap",   "gpio"};
 constexpr std::string_view kGatewayKeys[] = {"name", "state_dir", "log_level"};
-constexpr std::string_view kBrokerKeys[] = {
-    "enabled",         "persistence",           "durability",
-    "allow_anonymous", "password_file",         "acl_file",
-    "max_connections", "max_inflight_messages", "max_queued_messages",
-    "max_packet_size", "max_keepalive_s",       "sys_interval_s",
-    "listener"};
+constexpr std::string_view kBrokerKeys[] = {"enabled",
+                                            "persistence",
+                                            "durability",
+                                            "allow_anonymous",
+                                            "password_file",
+                                            "acl_file",
+                                            "max_connections",
+                                            "max_inflight_messages",
+                                            "max_queued_messages",
+                                            "max_packet_size",
+                                            "max_keepalive_s",
+                                            "sys_interval_s",
+                                            "persistent_session_expiry_s",
+                                            "listener"};
 constexpr std::string_view kListenerKeys[] = {"bind",
                                               "protocol",
                                               "tls_cert",
@@ -376,6 +384,7 @@ void read_broker(ReadContext& context, const toml::table& table, Broker& broker)
   reader.read_int("max_packet_size", broker.max_packet_size, 2, 268435455);
   reader.read_int("max_keepalive_s", broker.max_keepalive_s, 1, 65535);
   reader.read_int("sys_interval_s", broker.sys_interval_s, 0, 86400);
+  reader.read_int("persistent_session_expiry_s", broker.persistent_session_expiry_s, 0, kMaxUint32);
   auto listeners = reader.tables("listener", "broker.listener");
   for (size_t i = 0; i < listeners.size(); ++i) {
     read_listener(context, *listeners[i], element_name("broker.listener", "", i),

@@ -13,9 +13,6 @@ struct BrokerFeature {
 };
 
 constexpr BrokerFeature kUnsupportedBrokerKeys[] = {
-    // Left out, persistence defaults to true and the gateway only warns at start.
-    {"persistence", [](const Broker& broker) { return broker.persistence; }},
-    {"durability", [](const Broker&) { return true; }},
     {"password_file", [](const Broker&) { return true; }},
     {"acl_file", [](const Broker&) { return true; }},
 };

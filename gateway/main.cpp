@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -115,6 +116,14 @@ broker::Options broker_options(const config::Config& cfg) {
   o.max_packet_size = cfg.broker.max_packet_size;
   o.max_keepalive_s = cfg.broker.max_keepalive_s;
   o.sys_interval_s = cfg.broker.sys_interval_s;
+  o.persistence = cfg.broker.persistence;
+  o.state_dir = cfg.gateway.state_dir.string();
+  o.durability_power = cfg.broker.durability == config::Durability::Power;
+  o.persistent_session_expiry_s = cfg.broker.persistent_session_expiry_s;
+  // A testing aid: caps the database to simulate a full disk.
+  if (const char* pages = std::getenv("FIELDGATE_STORE_MAX_PAGES")) {
+    o.store_max_pages = static_cast<uint32_t>(std::strtoul(pages, nullptr, 10));
+  }
   o.version = std::string("fieldgate version ") + FIELDGATE_VERSION;
   return o;
 }
@@ -157,11 +166,6 @@ int run_command(const std::vector<std::string>& args) {
     return kExitConfig;
   }
   log::set_level(to_log_level(cfg.gateway.log_level));
-  if (!cfg.broker.keys.has("persistence")) {
-    log::warn("gateway",
-              "persistence is not built yet: sessions, queued and retained messages live in "
-              "memory and are lost on restart (set broker.persistence = false to silence this)");
-  }
   if (!cfg.broker.allow_anonymous) {
     log::warn("gateway",
               "allow_anonymous is false and password files are not supported yet: every client "

@@ -214,8 +214,9 @@ class PublishQosTest(BrokerTestCase):
         self.assertEqual(lines, ["l1", "l2", "l3", "l4", "l5"])
 
     @broker_options(max_inflight_messages=20)
-    @xfail_on_mosquitto("QoS 1 delivery stalls when more than max_inflight_messages queue "
-                        "for an online subscriber (PEERS.md); not reproduced every run",
+    @xfail_on_mosquitto("its QoS 1 window accounting is off when more than "
+                        "max_inflight_messages queue for an online subscriber: PEERS.md saw "
+                        "stalls, here it puts more than 20 in flight; timing-dependent",
                         strict=False)
     def test_inflight_window_1000_qos1_to_slow_subscriber(self):
         n = 1000
@@ -224,6 +225,8 @@ class PublishQosTest(BrokerTestCase):
         received = []
         problems = []
         done = threading.Event()
+        acked = [0]
+        max_unacked = [0]  # received but not yet acknowledged by us: never above the window
 
         def slow_acker():
             # Acks everything it has read, but only every 10 ms: the broker keeps hitting its
@@ -242,10 +245,12 @@ class PublishQosTest(BrokerTestCase):
                             return
                         received.append(p)
                         pending.append(p.pid)
+                        max_unacked[0] = max(max_unacked[0], len(received) - acked[0])
                         last = time.monotonic()
                     if pending and (p is None or len(pending) >= 25):
                         time.sleep(0.01)
                         sub.send(b"".join(m.puback(pid) for pid in pending))
+                        acked[0] += len(pending)
                         pending = []
                     if time.monotonic() - last > 5:
                         problems.append("stalled: nothing for 5 s after %d messages"
@@ -263,16 +268,15 @@ class PublishQosTest(BrokerTestCase):
         pub = self.raw()
         pub.send(b"".join(m.publish("win/t", b"%d" % i, qos=1, pid=i % 65535 + 1)
                           for i in range(n)))
-        acked = 0
-        while acked < n:
+        for _ in range(n):
             pub.expect(m.PUBACK, timeout=10)
-            acked += 1
         done.wait(60)
         self.assertEqual(problems, [])
         self.assertEqual(len(received), n)
         payloads = [int(p.payload) for p in received]
         self.assertEqual(payloads, list(range(n)), "all 1000 in order, no loss, no repeat")
         self.assertFalse(any(p.dup for p in received), "nothing resent on a live connection")
+        self.assertLessEqual(max_unacked[0], 20, "more than max_inflight_messages in flight: %d" % max_unacked[0])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 """Will messages: on abnormal close, not after DISCONNECT, on keep-alive timeout, on a
 protocol error, retained wills, will QoS."""
 
-import time
 
 import harness
 import mqttraw as m

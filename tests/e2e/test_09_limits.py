@@ -3,7 +3,6 @@
 max_inflight_messages."""
 
 import socket
-import time
 
 import harness
 import mqttraw as m
@@ -65,15 +64,14 @@ class LimitsTest(BrokerTestCase):
 
     @broker_options(max_connections=3)
     def test_max_connections(self):
-        clients = [self.raw("mc-%d" % i) for i in range(3)]
+        clients = [self._connect_eventually("mc-%d" % i) for i in range(3)]
         refused = self._connect_fails("mc-extra")
         self.assertTrue(refused, "a 4th connection must be refused or closed")
         for c in clients:
             c.ping()  # the existing ones are unaffected
         clients[0].disconnect()
         # the slot frees up (give the broker a moment to notice the close)
-        harness.wait_for(lambda: not self._connect_fails("mc-after", keep=True),
-                         timeout=5, what="a free connection slot")
+        self._connect_eventually("mc-after")
 
     @broker_options(max_connections=2)
     @xfail_on_mosquitto("every closed connection frees its slot twice, so the limit grows "
@@ -83,19 +81,30 @@ class LimitsTest(BrokerTestCase):
             s = socket.create_connection(("127.0.0.1", self.port), timeout=3)
             s.close()  # closed before CONNECT
         for i in range(2):
-            c = self.raw("mcp-gone-%d" % i)
+            # (a refusal right now only means the broker has not seen a close yet: retry)
+            c = self._connect_eventually("mcp-gone-%d" % i)
             c.disconnect()  # a normal session that ended
-        time.sleep(0.3)  # let the broker see those closes
-        clients = [self.raw("mcp-%d" % i) for i in range(2)]
+        clients = [self._connect_eventually("mcp-%d" % i) for i in range(2)]
         self.assertTrue(self._connect_fails("mcp-extra"), "a 3rd connection must be refused")
         for c in clients:
             c.ping()
 
-    def _connect_fails(self, cid, keep=False):
+    def _connect_eventually(self, cid, timeout=5.0):
+        """A connected client, retrying while the broker may not yet have seen earlier closes."""
+        got = []
+        harness.wait_for(lambda: not self._connect_fails(cid, keep=got), timeout=timeout,
+                         interval=0.1, what="a connection slot for %s" % cid)
+        return got[-1]
+
+    def _connect_fails(self, cid, keep=None):
+        """True if a new connection is refused (TCP refused, closed, or CONNACK 3 then
+        closed). If it is accepted and keep is a list, the client is appended to it and stays
+        open until the end of the test; otherwise it is closed."""
         try:
             c = m.RawClient(self.port, timeout=3)
         except OSError:
             return True
+        kept = False
         try:
             c.send(m.connect(cid))
             try:
@@ -103,10 +112,10 @@ class LimitsTest(BrokerTestCase):
             except (m.Closed, OSError):
                 return True
             if p.type == m.CONNACK and p.rc == 0:
-                if keep:
+                if keep is not None:
+                    keep.append(c)
                     self.addCleanup(c.close)
-                else:
-                    c.close()
+                    kept = True
                 return False
             self.assertEqual(p.type, m.CONNACK)
             self.assertEqual(p.rc, 3, "refused with 'server unavailable'")
@@ -115,7 +124,7 @@ class LimitsTest(BrokerTestCase):
         except (BrokenPipeError, ConnectionResetError):
             return True
         finally:
-            if not keep:
+            if not kept:
                 c.close()
 
     @broker_options(max_queued_messages=5)

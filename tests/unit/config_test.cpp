@@ -219,8 +219,6 @@ TEST(ConfigReference, EveryFeatureThisBuildCannotRunIsListed) {
                      ": " + diagnostic.message);
   }
   std::vector<std::string> expected = {
-      "12:1: not supported yet: broker.persistence",
-      "13:1: not supported yet: broker.durability",
       "15:1: not supported yet: broker.password_file",
       "16:1: not supported yet: broker.acl_file",
       "29:1: not supported yet: broker.listener[1].tls_cert",
@@ -237,7 +235,7 @@ TEST(ConfigReference, EveryFeatureThisBuildCannotRunIsListed) {
   };
   EXPECT_EQ(listed, expected);
   EXPECT_EQ(fc::unsupported_features(config)[0].to_string(),
-            kReference.string() + ":12:1: not supported yet: broker.persistence");
+            kReference.string() + ":15:1: not supported yet: broker.password_file");
 }
 
 TEST(ConfigReference, SummaryShowsListenersDevicesTopicsAndBridges) {
@@ -948,7 +946,7 @@ host = "h"
       "test.toml:5:1: broker: unknown key 'max_inflight'; allowed keys: enabled, persistence, "
       "durability, allow_anonymous, password_file, acl_file, max_connections, "
       "max_inflight_messages, max_queued_messages, max_packet_size, max_keepalive_s, "
-      "sys_interval_s, listener",
+      "sys_interval_s, persistent_session_expiry_s, listener",
       "test.toml:7:1: broker.listener[0].bind: expected \"HOST:PORT\" (IPv6 as \"[::1]:1883\"), "
       "got \"0.0.0.0:0\": the port must be from 1 to 65535, got 0",
       "test.toml:15:3: modbus[m].point[p].type: a coil point must be type \"bool\", got "
@@ -985,10 +983,12 @@ qos = 1
   EXPECT_TRUE(fc::unsupported_features(config).empty());
 }
 
-TEST(ConfigUnsupported, PersistenceLeftOutIsNotListedButSetExplicitlyIs) {
-  EXPECT_TRUE(fc::unsupported_features(fc::parse(kListener, "test.toml")).empty());
-  fc::Config config = fc::parse(with_listener("[broker]\npersistence = true\n"), "test.toml");
-  std::vector<fc::Diagnostic> listed = fc::unsupported_features(config);
-  ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].to_string(), "test.toml:2:1: not supported yet: broker.persistence");
+TEST(ConfigUnsupported, PersistenceAndDurabilityRun) {
+  fc::Config config =
+      fc::parse(with_listener("[broker]\npersistence = true\ndurability = \"power\"\n"
+                              "persistent_session_expiry_s = 86400\n"),
+                "test.toml");
+  EXPECT_EQ(config.broker.durability, fc::Durability::Power);
+  EXPECT_EQ(config.broker.persistent_session_expiry_s, 86400u);
+  EXPECT_TRUE(fc::unsupported_features(config).empty());
 }

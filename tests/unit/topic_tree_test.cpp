@@ -23,7 +23,7 @@ std::vector<std::pair<std::string, int>> matches(const TopicTree& tree, std::str
 
 bool filter_matches(std::string_view filter, std::string_view topic) {
   TopicTree tree;
-  Session s("s", true);
+  Session s("s", true, false);
   tree.add(filter, &s, 0);
   return !matches(tree, topic).empty();
 }
@@ -71,7 +71,7 @@ TEST(TopicTree, WildcardRulesOfTheSpecification) {
 
 TEST(TopicTree, OneVisitPerMatchingFilterWithItsQos) {
   TopicTree tree;
-  Session a("a", true), b("b", true);
+  Session a("a", true, false), b("b", true, false);
   EXPECT_TRUE(tree.add("x/#", &a, 1));
   EXPECT_TRUE(tree.add("x/y", &a, 2));
   EXPECT_TRUE(tree.add("x/+", &b, 0));
@@ -83,7 +83,7 @@ TEST(TopicTree, OneVisitPerMatchingFilterWithItsQos) {
 
 TEST(TopicTree, ResubscribingReplacesTheQos) {
   TopicTree tree;
-  Session a("a", true);
+  Session a("a", true, false);
   EXPECT_TRUE(tree.add("x", &a, 0));
   EXPECT_FALSE(tree.add("x", &a, 2));
   EXPECT_EQ(tree.size(), 1u);
@@ -93,7 +93,7 @@ TEST(TopicTree, ResubscribingReplacesTheQos) {
 
 TEST(TopicTree, RemoveStopsMatchesAndLeavesOthers) {
   TopicTree tree;
-  Session a("a", true), b("b", true);
+  Session a("a", true, false), b("b", true, false);
   tree.add("x/+/z", &a, 1);
   tree.add("x/+/z", &b, 1);
   EXPECT_TRUE(tree.remove("x/+/z", &a));
