@@ -73,6 +73,11 @@ void Core::load_store() {
     Session& s = *session;
     s.protocol = stored.protocol;
     s.last_seen_ms = stored.last_seen_ms;
+    if (s.last_seen_ms == 0) {
+      // Its client was connected when the broker stopped: its absence counts from now.
+      s.last_seen_ms = now_ms();
+      store_session(s);
+    }
     for (const store::StoredSubscription& sub : stored.subscriptions) {
       subscriptions_.add(sub.filter, &s, sub.qos);
       s.subscriptions[sub.filter] = sub.qos;

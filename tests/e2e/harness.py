@@ -48,6 +48,11 @@ DEFAULT_OPTIONS = {
     "max_packet_size": None,
     "max_connections": None,
     "max_keepalive_s": None,
+    # fieldgate only (the Mosquitto config ignores these): durable state in state_dir
+    "persistence": False,
+    "durability": None,                   # "process" or "power"
+    "persistent_session_expiry_s": None,
+    "env": None,                          # extra environment variables for the broker process
 }
 
 
@@ -126,7 +131,7 @@ class Broker:
         self.returncode = None
 
     # -- config --
-    def _fieldgate_config(self):
+    def _fieldgate_config(self, port=None, name="fieldgate.toml"):
         o = self.options
         lines = [
             "[gateway]",
@@ -134,16 +139,18 @@ class Broker:
             'state_dir = "%s"' % self.tmpdir,
             "",
             "[broker]",
-            "persistence = false",
+            "persistence = %s" % ("true" if o["persistence"] else "false"),
             "allow_anonymous = true",
             "sys_interval_s = %d" % o["sys_interval_s"],
         ]
+        if o["durability"] is not None:
+            lines.append('durability = "%s"' % o["durability"])
         for key in ("max_inflight_messages", "max_queued_messages", "max_packet_size",
-                    "max_connections", "max_keepalive_s"):
+                    "max_connections", "max_keepalive_s", "persistent_session_expiry_s"):
             if o[key] is not None:
                 lines.append("%s = %d" % (key, o[key]))
-        lines += ["", "[[broker.listener]]", 'bind = "127.0.0.1:%d"' % self.port, ""]
-        path = os.path.join(self.tmpdir, "fieldgate.toml")
+        lines += ["", "[[broker.listener]]", 'bind = "127.0.0.1:%d"' % (port or self.port), ""]
+        path = os.path.join(self.tmpdir, name)
         with open(path, "w") as f:
             f.write("\n".join(lines))
         return path
@@ -178,30 +185,47 @@ class Broker:
             f.write("\n".join(lines) + "\n")
         return path
 
+    @staticmethod
+    def _fieldgate_binary():
+        binary = os.environ.get("FIELDGATE_BIN")
+        if not binary:
+            raise unittest.SkipTest("FIELDGATE_BIN is not set (or set "
+                                    "FIELDGATE_E2E_TARGET=mosquitto)")
+        if not os.access(binary, os.X_OK):
+            raise AssertionError("FIELDGATE_BIN=%s is not an executable file" % binary)
+        return binary
+
+    def _env(self):
+        if not self.options["env"]:
+            return None
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in self.options["env"].items()})
+        return env
+
     def _command(self):
         if self.target == "fieldgate":
-            binary = os.environ.get("FIELDGATE_BIN")
-            if not binary:
-                raise unittest.SkipTest("FIELDGATE_BIN is not set (or set "
-                                        "FIELDGATE_E2E_TARGET=mosquitto)")
-            if not os.access(binary, os.X_OK):
-                raise AssertionError("FIELDGATE_BIN=%s is not an executable file" % binary)
-            return [binary, "run", "-c", self._fieldgate_config()]
+            return [self._fieldgate_binary(), "run", "-c", self._fieldgate_config()]
         binary = os.environ.get("MOSQUITTO_BIN") or shutil.which("mosquitto") \
             or "/usr/sbin/mosquitto"
         return [binary, "-c", self._mosquitto_config()]
 
     # -- lifecycle --
-    def start(self):
+    def start(self, same_port=False):
+        """Start the broker on a free port, or with same_port on the port (and state_dir) of
+        its previous run."""
         last_error = None
-        for _attempt in range(3):  # a free port can be taken between probe and bind
-            self.port = free_port()
+        for _attempt in range(1 if same_port else 3):  # a free port can be taken meanwhile
+            if not (same_port and self.port):
+                self.port = free_port()
             cmd = self._command()
             log = open(self.log_path, "ab")
-            log.write(("$ %s\n" % " ".join(cmd)).encode())
+            log.write(("$ %s%s\n" % ("".join("%s=%s " % kv for kv in
+                                              (self.options["env"] or {}).items()),
+                                      " ".join(cmd))).encode())
             log.flush()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=self.tmpdir)
+                                         stderr=subprocess.STDOUT, cwd=self.tmpdir,
+                                         env=self._env())
             log.close()
             try:
                 self._wait_listening()
@@ -255,12 +279,13 @@ class Broker:
             except subprocess.TimeoutExpired:
                 pass
 
-    def stop(self):
-        """SIGTERM, wait; returns the exit code (None if it had to be killed)."""
+    def stop(self, sig=signal.SIGTERM):
+        """Send sig (SIGTERM; SIGKILL for a crash), wait; returns the exit code (None if it had
+        to be killed after SIGTERM; -9 after SIGKILL)."""
         if self.proc is None:
             return self.returncode
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -271,6 +296,35 @@ class Broker:
         self.returncode = self.proc.returncode
         self.proc = None
         return self.returncode
+
+    def restart(self, sig=signal.SIGTERM, **options):
+        """Stop with sig, change options (keys of DEFAULT_OPTIONS), start again on the same port
+        and state_dir; returns the exit code of the stopped run."""
+        for k in options:
+            if k not in DEFAULT_OPTIONS:
+                raise KeyError("unknown broker option %r" % k)
+        rc = self.stop(sig)
+        self.options.update(options)
+        self.start(same_port=True)
+        return rc
+
+    def run_to_exit(self, port=None, timeout=START_TIMEOUT):
+        """fieldgate only: run a second instance with this broker's config (on another port, same
+        state_dir) until it exits by itself; returns (exit code, stdout, stderr), or raises
+        AssertionError if it is still running after timeout."""
+        port = port or free_port()
+        cmd = [self._fieldgate_binary(), "run", "-c",
+               self._fieldgate_config(port, "fieldgate-%d.toml" % port)]
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=self.tmpdir, env=self._env())
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            raise AssertionError("%s still running after %.0f s; output %r %r"
+                                 % (" ".join(cmd), timeout, out[-2000:], err[-2000:]))
+        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
