@@ -153,12 +153,11 @@ void Core::accept_all(int listen_fd) {
     auto c = std::make_unique<Connection>();
     c->fd.reset(fd);
     c->id = next_connection_id_++;
-    c->address = net::peer_address(fd);
     c->last_received = Clock::now();
     poller_.add(fd, EPOLLIN, c.get());
     schedule_timer(*c, c->last_received + kConnectTimeout);
     ++stats_.connections_total;
-    log::debug("broker", "new connection from ", c->address);
+    log::debug("broker", "new connection from ", c->address());
     connections_.emplace(c->id, std::move(c));
   }
 }
@@ -313,9 +312,9 @@ void Core::close(Connection& c, std::string_view reason, bool publish_will) {
   bool was_connected = c.state == Connection::State::Connected;
   c.state = Connection::State::Closed;
   if (was_connected) {
-    log::info("broker", "client ", c.client_id(), " (", c.address, ") disconnected: ", reason);
+    log::info("broker", "client ", c.client_id(), " (", c.address(), ") disconnected: ", reason);
   } else {
-    log::debug("broker", "connection from ", c.address, " closed: ", reason);
+    log::debug("broker", "connection from ", c.address(), " closed: ", reason);
   }
   poller_.remove(c.fd.get());
   c.fd.reset();

@@ -42,28 +42,33 @@ class Connection {
 
   net::Fd fd;
   uint64_t id = 0;
-  std::string address;  // peer "HOST:PORT", for log lines
   State state = State::AwaitConnect;
   mqtt::Version version = mqtt::Version::v311;
   uint16_t keep_alive_s = 0;
   Clock::time_point last_received;
   Clock::time_point timer_due;  // of this connection's one live entry in Core::timers_
   Session* session = nullptr;
-  std::optional<WillMessage> will;
+  std::unique_ptr<WillMessage> will;  // (a pointer: most connections have none)
 
   std::string input;   // the start of a packet not yet complete
   std::string output;  // encoded packets, written up to output_sent
   size_t output_sent = 0;
   // Replies that confirm work the store has not committed yet, and those queued behind them:
-  // (batch, end offset in `deferred`) marks the end of the replies waiting for that batch.
-  std::string deferred;
-  std::vector<std::pair<uint64_t, size_t>> deferred_marks;
+  // (batch, end offset in `bytes`) marks the end of the replies waiting for that batch. Null
+  // while nothing waits, which is most of the time for most connections.
+  struct Deferred {
+    std::string bytes;
+    std::vector<std::pair<uint64_t, size_t>> marks;
+  };
+  std::unique_ptr<Deferred> deferred;
   bool flush_pending = false;   // listed in Core::to_flush_
   bool writable_armed = false;  // EPOLLOUT requested after a short write
   bool close_after_flush = false;
 
   size_t pending_output() const { return output.size() - output_sent; }
   const std::string& client_id() const;
+  // The peer's "HOST:PORT", for log lines (looked up when needed: most are never logged).
+  std::string address() const { return fd ? net::peer_address(fd.get()) : "(closed)"; }
 };
 
 struct Stats {
@@ -137,15 +142,19 @@ class Core {
   // open batch holds (durable) waits until that batch commits, and so do the replies after it.
   template <typename Encode>
   void reply(Connection& c, bool durable, Encode&& encode) {
-    if (!writer_ || (!durable && c.deferred_marks.empty())) {
+    if (!writer_ || (!durable && !c.deferred)) {
       encode(c.output);
       sent_packet(c);
       return;
     }
-    encode(c.deferred);
-    defer_reply(c);
+    if (!c.deferred) {
+      c.deferred = std::make_unique<Connection::Deferred>();
+      deferred_connections_.push_back(c.id);
+    }
+    encode(c.deferred->bytes);
+    c.deferred->marks.emplace_back(open_number_, c.deferred->bytes.size());
+    ++stats_.packets_sent;
   }
-  void defer_reply(Connection& c);
   size_t store_mark() const { return open_batch_.ops.size(); }
   bool store_wrote_since(size_t mark) const { return open_batch_.ops.size() != mark; }
   void store_session(Session& s);

@@ -32,7 +32,7 @@ const char* version_name(mqtt::Version v) {
 }  // namespace
 
 void Core::refuse_connect(Connection& c, uint8_t return_code, std::string_view why) {
-  log::warn("broker", "refused connection from ", c.address, ": ", why, " (CONNACK ",
+  log::warn("broker", "refused connection from ", c.address(), ": ", why, " (CONNACK ",
             static_cast<int>(return_code), ")");
   mqtt::encode_connack(c.output, mqtt::Connack{false, return_code});
   sent_packet(c);
@@ -98,8 +98,9 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
     log::warn("broker", "client ", session.client_id, " left a will on ", connect.will->topic,
               ": $SYS belongs to the broker, the will is ignored");
   } else if (connect.will) {
-    c.will = WillMessage{std::string(connect.will->topic), std::string(connect.will->payload),
-                         connect.will->qos, connect.will->retain};
+    c.will = std::make_unique<WillMessage>(WillMessage{std::string(connect.will->topic),
+                                                       std::string(connect.will->payload),
+                                                       connect.will->qos, connect.will->retain});
   }
   // Keep-alive is enforced at 1.5 times the interval; 0 turns it off (and drops the connect
   // deadline, whose entry no longer matches timer_due).
@@ -114,7 +115,7 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   ++stats_.connects_accepted;
   mqtt::encode_connack(c.output, mqtt::Connack{present_flag, mqtt::connack::kAccepted});
   sent_packet(c);
-  log::info("broker", "client ", session.client_id, " connected from ", c.address, " (MQTT ",
+  log::info("broker", "client ", session.client_id, " connected from ", c.address(), " (MQTT ",
             version_name(c.version), ", clean ", connect.clean_session, ", keep-alive ",
             connect.keep_alive, " s", session_present ? ", session resumed" : "", ")");
   if (session_present) resume_delivery(session);

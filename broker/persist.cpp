@@ -134,12 +134,6 @@ void Core::load_store() {
             retained_.size(), " retained messages");
 }
 
-void Core::defer_reply(Connection& c) {
-  if (c.deferred_marks.empty()) deferred_connections_.push_back(c.id);
-  c.deferred_marks.emplace_back(open_number_, c.deferred.size());
-  ++stats_.packets_sent;
-}
-
 // --- the ops ---
 
 Op& Core::put_op(PendingWrite& w, Op op) {
@@ -315,8 +309,7 @@ void Core::on_store_completion() {
   for (uint64_t id : waiting) {
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;
-    it->second->deferred.clear();
-    it->second->deferred_marks.clear();
+    it->second->deferred.reset();
     close(*it->second, "state database cannot store its messages: " + result->error, false);
   }
 }
@@ -328,19 +321,25 @@ void Core::release_deferred() {
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;
     Connection& c = *it->second;
+    if (!c.deferred) continue;
+    auto& marks = c.deferred->marks;
     size_t ready = 0, end = 0;
-    while (ready < c.deferred_marks.size() && c.deferred_marks[ready].first <= durable_through_) {
-      end = c.deferred_marks[ready++].second;
+    while (ready < marks.size() && marks[ready].first <= durable_through_) {
+      end = marks[ready++].second;
     }
     if (ready > 0) {
-      c.output.append(c.deferred, 0, end);
-      c.deferred.erase(0, end);
-      c.deferred_marks.erase(c.deferred_marks.begin(), c.deferred_marks.begin() + ready);
-      for (auto& mark : c.deferred_marks)
-        mark.second -= end;
+      c.output.append(c.deferred->bytes, 0, end);
       queue_flush(c);
+      if (ready == marks.size()) {
+        c.deferred.reset();
+        continue;
+      }
+      c.deferred->bytes.erase(0, end);
+      marks.erase(marks.begin(), marks.begin() + static_cast<std::ptrdiff_t>(ready));
+      for (auto& mark : marks)
+        mark.second -= end;
     }
-    if (!c.deferred_marks.empty()) deferred_connections_[kept++] = id;
+    deferred_connections_[kept++] = id;
   }
   deferred_connections_.resize(kept);
 }

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -33,6 +32,34 @@ struct Inflight {
   Outgoing outgoing;
 };
 
+// A FIFO of outgoing messages that costs no heap while empty (std::deque allocates on
+// construction, which idle sessions would pay for).
+class OutgoingQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  Outgoing& front() { return items_[head_]; }
+  void push_back(Outgoing o) { items_.push_back(std::move(o)); }
+  void pop_front() {
+    items_[head_++] = Outgoing{};
+    if (head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+      if (items_.capacity() > kKeptCapacity) std::vector<Outgoing>().swap(items_);
+    } else if (head_ >= kKeptCapacity && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;  // amortised: at least half of the vector was consumed
+    }
+  }
+  auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() { return items_.end(); }
+
+ private:
+  static constexpr size_t kKeptCapacity = 1024;
+  std::vector<Outgoing> items_;
+  size_t head_ = 0;
+};
+
 class Session {
  public:
   Session(std::string id, bool clean, bool durable)
@@ -47,7 +74,7 @@ class Session {
   uint64_t last_seq = 0;     // of its deliveries in the store
 
   std::unordered_map<std::string, uint8_t> subscriptions;  // filter -> granted QoS
-  std::deque<Outgoing> queue;      // waiting for a connection or a free in-flight slot
+  OutgoingQueue queue;             // waiting for a connection or a free in-flight slot
   std::vector<Inflight> inflight;  // in the order sent
   std::unordered_set<uint16_t> awaiting_pubrel;  // inbound QoS 2: PUBREC sent, no PUBREL yet
 
