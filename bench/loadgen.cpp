@@ -13,6 +13,10 @@
 // --ack-window PUBLISHes awaiting PUBACK. The figure reported is always what the subscribers
 // actually received, counted over --duration seconds after --warmup seconds.
 //
+// Two further scenarios are phases rather than steady load: `offline` (queue messages for an
+// offline persistent session, then drain them) and `populate` (leave many offline persistent
+// sessions with queued messages, for restart measurements); see run_offline and run_populate.
+//
 // Payload (64 bytes): u32 publisher index, u32 magic, u64 sequence number, u64 send time
 // (CLOCK_MONOTONIC ns), then filler.
 //
@@ -25,6 +29,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -116,11 +121,18 @@ struct Options {
   uint32_t batch = 64;
   int threads = 1;
   int broker_pid = 0;
+  bool clean_session = true;  // the subscribers' clean-session flag
+  uint64_t messages = 0;      // offline: in total (10000); populate: per session (10)
+  int sessions = 10000;       // populate
+  int conn_batch = 500;       // populate: connections open at once
+  bool own_topics = false;    // populate: a topic per session instead of one shared topic
+  std::string client_prefix;  // populate: client identifiers PREFIX-N (fgbench-PID)
 };
 
 void usage(FILE* to) {
   std::fprintf(to,
-               "usage: fieldgate-loadgen --scenario fanin|fanout|latency [options]\n"
+               "usage: fieldgate-loadgen --scenario fanin|fanout|latency|offline|populate "
+               "[options]\n"
                "  --host ADDR         broker address (127.0.0.1)\n"
                "  --port N            broker port (1883)\n"
                "  --qos 0|1           QoS of the PUBLISHes and of the subscriptions (0)\n"
@@ -134,7 +146,20 @@ void usage(FILE* to) {
                "  --ack-window N      QoS 1: PUBLISHes awaiting PUBACK per publisher (64)\n"
                "  --batch N           PUBLISHes per write at most (64)\n"
                "  --threads N         event-loop threads of the generator (1)\n"
-               "  --broker-pid PID    also report that process's CPU use over the window\n");
+               "  --broker-pid PID    also report that process's CPU use over the window\n"
+               "  --clean-session 0|1 the subscribers' clean-session flag (1); with 0 each\n"
+               "                      subscriber's session is removed afterwards\n"
+               "offline: a clean-session-0 subscriber subscribes at QoS 1 and disconnects, one\n"
+               "publisher publishes --messages QoS 1 PUBLISHes (keeping --ack-window awaiting\n"
+               "PUBACK), then the subscriber reconnects and receives them all\n"
+               "  --messages N        offline: messages in total (10000); populate: per session "
+               "(10)\n"
+               "populate: leaves --sessions offline clean-session-0 sessions subscribed at QoS 1,\n"
+               "each with --messages queued QoS 1 messages (for restart measurements)\n"
+               "  --sessions N        populate: sessions (10000)\n"
+               "  --conn-batch N      populate: connections open at once (500)\n"
+               "  --own-topics        populate: a topic per session (default: one shared topic)\n"
+               "  --client-prefix S   populate: client identifiers S-0, S-1, ... (fgbench-PID)\n");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -188,16 +213,30 @@ Options parse_options(int argc, char** argv) {
       o.threads = static_cast<int>(number(a, need(i), 1, 256));
     } else if (a == "--broker-pid") {
       o.broker_pid = static_cast<int>(number(a, need(i), 1, 1 << 30));
+    } else if (a == "--clean-session") {
+      o.clean_session = number(a, need(i), 0, 1) != 0;
+    } else if (a == "--messages") {
+      o.messages = static_cast<uint64_t>(number(a, need(i), 1, 100'000'000));
+    } else if (a == "--sessions") {
+      o.sessions = static_cast<int>(number(a, need(i), 1, 1'000'000));
+    } else if (a == "--conn-batch") {
+      o.conn_batch = static_cast<int>(number(a, need(i), 1, 100'000));
+    } else if (a == "--own-topics") {
+      o.own_topics = true;
+    } else if (a == "--client-prefix") {
+      o.client_prefix = need(i);
     } else {
       std::fprintf(stderr, "fieldgate-loadgen: unknown argument %s\n", a.c_str());
       usage(stderr);
       std::exit(1);
     }
   }
-  if (o.scenario != "fanin" && o.scenario != "fanout" && o.scenario != "latency") {
+  if (o.scenario != "fanin" && o.scenario != "fanout" && o.scenario != "latency" &&
+      o.scenario != "offline" && o.scenario != "populate") {
     usage(stderr);
     std::exit(1);
   }
+  if (o.messages == 0) o.messages = o.scenario == "populate" ? 10 : 10000;
   if (o.window == 0) o.window = o.scenario == "latency" ? 100 : 2000;
   return o;
 }
@@ -231,6 +270,7 @@ struct Conn {
   Role role = Role::Publisher;
   State state = State::AwaitConnack;
   int index = 0;
+  std::string client_id;
   bool out_armed = false;  // EPOLLOUT registered after a short write
   uint64_t tag = 0;        // epoll data of this connection in its worker
   std::vector<char> in;
@@ -794,12 +834,13 @@ void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
   const std::string pid = std::to_string(getpid());
   for (auto& c : s.conns) {
     c->fd = connect_to(o);
-    const std::string client_id =
+    c->client_id =
         "fgbench-" + pid + (c->role == Role::Publisher ? "-p" : "-s") + std::to_string(c->index);
+    const std::string& client_id = c->client_id;
     mqtt::Connect connect;
     connect.version = mqtt::Version::v311;
     connect.protocol_name = "MQTT";
-    connect.clean_session = true;
+    connect.clean_session = c->role == Role::Publisher || o.clean_session;
     connect.keep_alive = kKeepAlive;
     connect.client_id = client_id;
     mqtt::encode_connect(c->out, connect);
@@ -844,6 +885,378 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+// --- Phase scenarios (offline, populate) and session clean-up ---
+//
+// A few short-lived connections driven step by step by one epoll loop. What is measured is how
+// long a whole phase takes (until the last PUBACK, until the last delivery), not a steady rate.
+
+struct Peer {
+  int fd = -1;
+  bool done = false;
+  bool expect_close = false;  // DISCONNECT sent: the broker closing the connection ends the peer
+  std::string out;
+  size_t out_off = 0;
+  std::vector<char> in;
+  size_t in_used = 0;
+};
+
+void connect_peer(Peer& p, const Options& o, const std::string& client_id, bool clean) {
+  p.fd = connect_to(o);
+  p.in.resize(kReadChunk);
+  mqtt::Connect connect;
+  connect.version = mqtt::Version::v311;
+  connect.protocol_name = "MQTT";
+  connect.clean_session = clean;
+  connect.keep_alive = kKeepAlive;
+  connect.client_id = client_id;
+  mqtt::encode_connect(p.out, connect);
+}
+
+void close_peer(Peer& p) {
+  if (p.fd >= 0) close(p.fd);
+  p.fd = -1;
+  p.done = true;
+}
+
+// Writes what `p` has queued; false while some of it stays queued (socket full).
+bool flush_peer(Peer& p) {
+  while (p.out_off < p.out.size()) {
+    const ssize_t w = send(p.fd, p.out.data() + p.out_off, p.out.size() - p.out_off, MSG_NOSIGNAL);
+    if (w > 0) {
+      p.out_off += static_cast<size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return false;
+    } else {
+      fatal_errno("write to broker");
+    }
+  }
+  p.out.clear();
+  p.out_off = 0;
+  return true;
+}
+
+// Reads what the broker sent to `p` and hands every complete packet to on_frame.
+template <class OnFrame>
+void read_peer(Peer& p, const std::string& what, OnFrame& on_frame) {
+  for (int reads = 0; reads < 8 && p.fd >= 0; ++reads) {
+    if (p.in_used == p.in.size()) p.in.resize(p.in.size() * 2);
+    const size_t space = p.in.size() - p.in_used;
+    const ssize_t r = read(p.fd, p.in.data() + p.in_used, space);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (r <= 0) {
+      if (p.expect_close) {
+        close_peer(p);
+        return;
+      }
+      if (r == 0) fatal(what + ": the broker closed the connection");
+      fatal_errno(what + ": read from broker");
+    }
+    p.in_used += static_cast<size_t>(r);
+    size_t off = 0;
+    while (off < p.in_used) {
+      mqtt::Frame frame;
+      const std::string_view rest(p.in.data() + off, p.in_used - off);
+      const auto status = mqtt::next_frame(rest, 0x10000000u, frame);
+      if (status == mqtt::FrameStatus::Incomplete) break;
+      if (status != mqtt::FrameStatus::Complete) fatal(what + ": malformed packet from the broker");
+      on_frame(p, frame);
+      off += frame.size();
+    }
+    std::memmove(p.in.data(), p.in.data() + off, p.in_used - off);
+    p.in_used -= off;
+    if (static_cast<size_t>(r) < space) return;
+  }
+}
+
+// Drives `peers` until each is done and has written everything; false after timeout_s.
+template <class OnFrame>
+bool drive(const std::vector<Peer*>& peers, double timeout_s, const std::string& what,
+           OnFrame&& on_frame) {
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) fatal_errno("epoll_create1");
+  for (size_t i = 0; i < peers.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, peers[i]->fd, &ev) < 0) fatal_errno("epoll_ctl add");
+  }
+  const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_s * 1e9);
+  std::vector<epoll_event> events(512);
+  bool finished = false;
+  while (!finished) {
+    bool pending = false;
+    bool all_done = true;
+    for (Peer* p : peers) {
+      if (p->fd >= 0 && !flush_peer(*p)) pending = true;
+      all_done = all_done && p->done;
+    }
+    if (all_done && !pending) {
+      finished = true;
+      break;
+    }
+    if (now_ns() > deadline) break;
+    const int n =
+        epoll_wait(ep, events.data(), static_cast<int>(events.size()), pending ? 1 : kMaxWaitMs);
+    if (n < 0 && errno != EINTR) fatal_errno("epoll_wait");
+    for (int i = 0; i < n; ++i) {
+      Peer* p = peers[events[i].data.u64];
+      if (p->fd >= 0) read_peer(*p, what, on_frame);
+    }
+  }
+  close(ep);
+  return finished;
+}
+
+mqtt::Connack expect_connack(const mqtt::Frame& frame, const std::string& what) {
+  mqtt::Connack ack;
+  if (frame.header.type != mqtt::PacketType::Connack) {
+    fatal(what + ": expected CONNACK, got " + mqtt::packet_name(frame.header.type));
+  }
+  if (const auto e = mqtt::decode_connack(frame, mqtt::Version::v311, ack);
+      e != mqtt::Error::None) {
+    fatal(what + ": bad CONNACK: " + mqtt::describe(e));
+  }
+  if (ack.return_code != mqtt::connack::kAccepted) {
+    fatal(what + ": CONNACK refused with code " + std::to_string(ack.return_code));
+  }
+  return ack;
+}
+
+void expect_suback(const mqtt::Frame& frame, const std::string& what) {
+  mqtt::Suback ack;
+  if (frame.header.type != mqtt::PacketType::Suback) {
+    fatal(what + ": expected SUBACK, got " + mqtt::packet_name(frame.header.type));
+  }
+  if (const auto e = mqtt::decode_suback(frame, mqtt::Version::v311, ack); e != mqtt::Error::None) {
+    fatal(what + ": bad SUBACK: " + mqtt::describe(e));
+  }
+  if (ack.return_codes.size() != 1 || ack.return_codes[0] != 1) {
+    fatal(what + ": subscription not granted at QoS 1");
+  }
+}
+
+void queue_subscribe(Peer& p, const std::string& filter) {
+  mqtt::Subscribe sub;
+  sub.packet_id = 1;
+  sub.subscriptions.push_back({filter, 1});
+  mqtt::encode_subscribe(p.out, sub);
+}
+
+void queue_disconnect(Peer& p) {
+  mqtt::encode_empty(p.out, mqtt::PacketType::Disconnect);
+  p.expect_close = true;
+}
+
+// Clean-session-0 sessions `ids`, each subscribed at QoS 1 to filter_of(i), left offline. The
+// broker's closing of each connection after DISCONNECT shows that it has taken the session
+// offline. Connections are opened `batch` at a time.
+template <class FilterOf>
+void make_offline_sessions(const Options& o, const std::vector<std::string>& ids, int batch,
+                           FilterOf&& filter_of) {
+  for (size_t start = 0; start < ids.size(); start += static_cast<size_t>(batch)) {
+    const size_t end = std::min(ids.size(), start + static_cast<size_t>(batch));
+    std::vector<Peer> peers(end - start);
+    std::vector<Peer*> ptrs;
+    for (size_t i = start; i < end; ++i) {
+      connect_peer(peers[i - start], o, ids[i], false);
+      ptrs.push_back(&peers[i - start]);
+    }
+    const bool ok = drive(ptrs, 60, "making sessions", [&](Peer& p, const mqtt::Frame& f) {
+      if (f.header.type == mqtt::PacketType::Connack) {
+        expect_connack(f, "making sessions");
+        queue_subscribe(p, filter_of(start + static_cast<size_t>(&p - peers.data())));
+      } else {
+        expect_suback(f, "making sessions");
+        queue_disconnect(p);
+      }
+    });
+    if (!ok) fatal("making sessions: timed out");
+  }
+}
+
+// Removes the persistent session `client_id`: a clean-session CONNECT discards it.
+void drop_session(const Options& o, const std::string& client_id) {
+  Peer p;
+  connect_peer(p, o, client_id, true);
+  const bool ok = drive({&p}, 10, "removing a session", [&](Peer& q, const mqtt::Frame& f) {
+    expect_connack(f, "removing a session");
+    queue_disconnect(q);
+  });
+  if (!ok) fatal("removing session " + client_id + ": timed out");
+}
+
+// Publishes `total` QoS 1 PUBLISHes with the usual payload (publisher 0, sequence number 0..)
+// on one clean-session connection, keeping --ack-window of them awaiting PUBACK; topic_of(seq)
+// is each one's topic. Returns the seconds from the CONNACK to the last PUBACK.
+template <class TopicOf>
+double publish_qos1(const Options& o, const std::string& client_id, uint64_t total,
+                    TopicOf&& topic_of) {
+  Peer p;
+  connect_peer(p, o, client_id, true);
+  std::string payload = make_payload(0);
+  std::vector<uint8_t> inflight(65536, 0);
+  uint64_t sent = 0;
+  uint64_t acked = 0;
+  uint16_t next_id = 1;
+  uint64_t started = 0;
+  uint64_t finished = 0;
+  auto top_up = [&] {
+    while (sent < total && sent - acked < o.ack_window) {
+      while (inflight[next_id])
+        next_id = next_id == 65535 ? 1 : next_id + 1;
+      inflight[next_id] = 1;
+      put_u64(payload.data() + 8, sent);
+      put_u64(payload.data() + 16, now_ns());
+      const std::string topic = topic_of(sent);
+      mqtt::Publish pub;
+      pub.topic = topic;
+      pub.payload = payload;
+      pub.qos = 1;
+      pub.packet_id = next_id;
+      mqtt::encode_publish(p.out, pub);
+      next_id = next_id == 65535 ? 1 : next_id + 1;
+      ++sent;
+    }
+  };
+  const bool ok = drive({&p}, 600, "publishing", [&](Peer& q, const mqtt::Frame& f) {
+    if (f.header.type == mqtt::PacketType::Connack) {
+      expect_connack(f, "publishing");
+      started = now_ns();
+      top_up();
+      return;
+    }
+    if (f.header.type != mqtt::PacketType::Puback) {
+      fatal(std::string("publishing: unexpected ") + mqtt::packet_name(f.header.type));
+    }
+    uint16_t id = 0;
+    if (mqtt::decode_ack(f, mqtt::Version::v311, id) != mqtt::Error::None || !inflight[id]) {
+      fatal("publishing: bad or unexpected PUBACK");
+    }
+    inflight[id] = 0;
+    ++acked;
+    if (acked == total) {
+      finished = now_ns();
+      queue_disconnect(q);
+    } else {
+      top_up();
+    }
+  });
+  if (!ok) {
+    fatal("publishing: " + std::to_string(acked) + " of " + std::to_string(total) +
+          " PUBLISHes acknowledged in time");
+  }
+  return static_cast<double>(finished - started) / 1e9;
+}
+
+int run_offline(const Options& o) {
+  const std::string pid = std::to_string(getpid());
+  const std::string topic = "fgbench/" + pid + "/offline";
+  const std::string sub_id = "fgbench-" + pid + "-offline";
+  const uint64_t total = o.messages;
+
+  make_offline_sessions(o, {sub_id}, 1, [&](size_t) { return topic; });
+  const double publish_s =
+      publish_qos1(o, "fgbench-" + pid + "-p0", total, [&](uint64_t) { return topic; });
+
+  // The subscriber comes back and takes everything, acknowledging each read's deliveries at once.
+  std::vector<uint8_t> seen(total, 0);
+  uint64_t distinct = 0;
+  uint64_t duplicates = 0;
+  uint64_t foreign = 0;
+  bool session_present = false;
+  uint64_t last_ns = 0;
+  Peer sub;
+  const uint64_t started = now_ns();
+  connect_peer(sub, o, sub_id, false);
+  const double drain_timeout_s = 60 + static_cast<double>(total) / 1000.0;
+  const bool all = drive({&sub}, drain_timeout_s, "draining", [&](Peer& p, const mqtt::Frame& f) {
+    if (f.header.type == mqtt::PacketType::Connack) {
+      session_present = expect_connack(f, "draining").session_present;
+      return;
+    }
+    if (f.header.type != mqtt::PacketType::Publish) {
+      fatal(std::string("draining: unexpected ") + mqtt::packet_name(f.header.type));
+    }
+    mqtt::Publish pub;
+    if (mqtt::decode_publish(f, mqtt::Version::v311, pub) != mqtt::Error::None) {
+      fatal("draining: bad PUBLISH");
+    }
+    if (pub.qos == 1) mqtt::encode_ack(p.out, mqtt::PacketType::Puback, pub.packet_id);
+    const char* d = pub.payload.data();
+    uint64_t seq = 0;
+    if (pub.payload.size() != kPayloadSize || get_u32(d + 4) != kMagic ||
+        (seq = get_u64(d + 8)) >= total) {
+      ++foreign;
+      return;
+    }
+    if (seen[seq]) {
+      ++duplicates;
+      return;
+    }
+    seen[seq] = 1;
+    last_ns = now_ns();
+    if (++distinct == total) queue_disconnect(p);
+  });
+  if (!all) close_peer(sub);
+  drop_session(o, sub_id);
+
+  const double drain_s = static_cast<double>(last_ns - started) / 1e9;
+  const double tot = static_cast<double>(total);
+  std::printf(
+      "offline_qos1 publish_msgs_per_s=%.0f drain_msgs_per_s=%.0f messages=%llu received=%llu "
+      "lost_total=%llu duplicates=%llu publish_s=%s drain_s=%s session_present=%d%s\n",
+      tot / publish_s, distinct == total ? tot / drain_s : 0.0,
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(distinct),
+      static_cast<unsigned long long>(total - distinct),
+      static_cast<unsigned long long>(duplicates), fixed(publish_s, 3).c_str(),
+      fixed(drain_s, 3).c_str(), session_present ? 1 : 0,
+      foreign > 0 ? (" foreign=" + std::to_string(foreign)).c_str() : "");
+  std::fflush(stdout);
+  if (!session_present) std::fprintf(stderr, "fieldgate-loadgen: the session was not present\n");
+  return distinct == total ? 0 : 2;
+}
+
+int run_populate(const Options& o) {
+  const std::string prefix =
+      o.client_prefix.empty() ? "fgbench-" + std::to_string(getpid()) : o.client_prefix;
+  const std::string base = "fgbench/" + prefix;
+  std::vector<std::string> ids;
+  for (int i = 0; i < o.sessions; ++i)
+    ids.push_back(prefix + "-" + std::to_string(i));
+  auto topic_of_session = [&](size_t i) {
+    return o.own_topics ? base + "/s/" + std::to_string(i) : base + "/all";
+  };
+
+  const uint64_t t0 = now_ns();
+  make_offline_sessions(o, ids, o.conn_batch, topic_of_session);
+  const double sessions_s = static_cast<double>(now_ns() - t0) / 1e9;
+
+  const uint64_t per_session = o.messages;
+  const uint64_t publishes = o.own_topics ? per_session * ids.size() : per_session;
+  const double publish_s = publish_qos1(o, prefix + "-publisher", publishes, [&](uint64_t seq) {
+    return topic_of_session(o.own_topics ? seq % ids.size() : 0);
+  });
+  std::printf(
+      "populate sessions=%d queued_total=%llu publishes=%llu topics=%s sessions_s=%s "
+      "publish_s=%s\n",
+      o.sessions, static_cast<unsigned long long>(per_session * ids.size()),
+      static_cast<unsigned long long>(publishes), o.own_topics ? "own" : "shared",
+      fixed(sessions_s, 3).c_str(), fixed(publish_s, 3).c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -851,6 +1264,9 @@ int main(int argc, char** argv) {
   Scenario s;
   s.opt = parse_options(argc, argv);
   const Options& o = s.opt;
+  raise_open_files_limit();
+  if (o.scenario == "offline") return run_offline(o);
+  if (o.scenario == "populate") return run_populate(o);
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < o.threads; ++i)
@@ -896,6 +1312,10 @@ int main(int argc, char** argv) {
     (void)!send(c->fd, bye.data(), bye.size(), MSG_NOSIGNAL);
     close(c->fd);
     if (c->timer_fd >= 0) close(c->timer_fd);
+  }
+  if (!o.clean_session) {
+    for (const Conn* c : s.subs)
+      drop_session(o, c->client_id);
   }
 
   const double secs = static_cast<double>(b.t_ns - a.t_ns) / 1e9;

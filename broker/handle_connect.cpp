@@ -87,6 +87,7 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   }
 
   bool session_present = false;
+  size_t mark = store_mark();
   Session& session = attach_session(c, client_id, connect.clean_session, session_present);
   if (session.protocol != static_cast<uint8_t>(c.version) || !session_present) {
     session.protocol = static_cast<uint8_t>(c.version);
@@ -113,8 +114,11 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   // MQTT 3.1 has no session-present flag: its CONNACK byte is reserved.
   bool present_flag = session_present && c.version != mqtt::Version::v31;
   ++stats_.connects_accepted;
-  mqtt::encode_connack(c.output, mqtt::Connack{present_flag, mqtt::connack::kAccepted});
-  sent_packet(c);
+  // The session present flag must hold after a crash too: a discarded or new session is on disk
+  // before the client hears of it.
+  reply(c, store_wrote_since(mark), [&](std::string& out) {
+    mqtt::encode_connack(out, mqtt::Connack{present_flag, mqtt::connack::kAccepted});
+  });
   log::info("broker", "client ", session.client_id, " connected from ", c.address(), " (MQTT ",
             version_name(c.version), ", clean ", connect.clean_session, ", keep-alive ",
             connect.keep_alive, " s", session_present ? ", session resumed" : "", ")");

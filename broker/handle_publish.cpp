@@ -97,9 +97,11 @@ bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
     case mqtt::PacketType::Pubrec:
       if (it->state == State::AwaitPuback) return true;
       it->state = State::AwaitPubcomp;
+      // Once the client has PUBREL it may complete and reuse the id: the store must know the
+      // message was received, or a restart would send it again as a new delivery.
       store_delivery(s, it->outgoing, id, store::DeliveryState::Released);
       it->outgoing.message.reset();  // delivered: only the packet id remains to release
-      reply(c, false,
+      reply(c, s.durable,
             [&](std::string& out) { mqtt::encode_ack(out, mqtt::PacketType::Pubrel, id); });
       return true;
     case mqtt::PacketType::Pubcomp:
@@ -189,11 +191,12 @@ void Core::deliver(Session& s, Outgoing outgoing) {
 void Core::send_inflight(Session& s, Outgoing outgoing) {
   Connection& c = *s.connection;
   uint16_t id = s.next_packet_id();
-  // A QoS 2 packet id must be on disk before the PUBLISH leaves: after a crash the message is
-  // sent again under the same id, which the client knows as a duplicate. A QoS 1 message sent
-  // again under another id is a duplicate QoS 1 allows, so its state is not recorded.
+  // The sent state is recorded so that a restart resends in order with DUP set (usually in the
+  // same batch as the delivery itself). A QoS 2 packet id must be on disk before the PUBLISH
+  // leaves: after a crash the message goes again under the same id, which the client knows as
+  // a duplicate. A QoS 1 PUBLISH need not wait: a second copy is a duplicate QoS 1 allows.
   bool durable = outgoing.qos == 2 && s.durable;
-  if (durable) store_delivery(s, outgoing, id, store::DeliveryState::Sent);
+  store_delivery(s, outgoing, id, store::DeliveryState::Sent);
   const Message& m = *outgoing.message;
   reply(c, durable, [&](std::string& out) {
     mqtt::encode_publish(

@@ -259,8 +259,15 @@ void Core::commit_turn() {
   if (!writer_ || writer_->busy()) return;
   if (failed_batch_) {
     if (Clock::now() < store_retry_at_) return;
+    // The changes since the failure go along, compacted with it: their deletes (a cleared
+    // retained message, an acknowledged delivery) may be what makes the batch fit.
     store::Batch retry = std::move(*failed_batch_);
     failed_batch_.reset();
+    for (store::Op& op : open_batch_.ops)
+      retry.ops.push_back(std::move(op));
+    open_batch_ = store::Batch{};
+    retry.number = open_number_++;
+    store::compact(retry);
     writer_->submit(std::move(retry));
     return;
   }

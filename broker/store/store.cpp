@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "common/log.h"
@@ -698,6 +699,106 @@ void Writer::run() {
     applied = Batch();
     lock.lock();
   }
+}
+
+// --- compaction ---
+
+namespace {
+
+// The row an op writes, as a key; empty for ops that write no single row.
+std::string row_key(const Op& op) {
+  auto key = [&](char table, std::string_view part) {
+    std::string k(1, table);
+    k += op.client_id;
+    k += '\0';
+    k += part;
+    return k;
+  };
+  switch (op.kind) {
+    case Op::Kind::PutSession:
+    case Op::Kind::DeleteSession:
+      return key('s', "");
+    case Op::Kind::PutSubscription:
+    case Op::Kind::DeleteSubscription:
+      return key('f', op.text);
+    case Op::Kind::PutMessage:
+    case Op::Kind::DeleteMessage:
+      return key('m', std::to_string(op.id));
+    case Op::Kind::PutDelivery:
+    case Op::Kind::DeleteDelivery:
+      return key('d', std::to_string(op.id));
+    case Op::Kind::PutInbound:
+    case Op::Kind::DeleteInbound:
+      return key('i', std::to_string(op.packet_id));
+    case Op::Kind::PutRetained:
+    case Op::Kind::DeleteRetained:
+      return key('r', op.text);
+    case Op::Kind::Skip:
+      return {};
+  }
+  return {};
+}
+
+// Rows that DeleteSession removes with the session.
+bool belongs_to_session(Op::Kind kind) {
+  switch (kind) {
+    case Op::Kind::PutSession:
+    case Op::Kind::PutSubscription:
+    case Op::Kind::DeleteSubscription:
+    case Op::Kind::PutDelivery:
+    case Op::Kind::DeleteDelivery:
+    case Op::Kind::PutInbound:
+    case Op::Kind::DeleteInbound:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_delete(Op::Kind kind) {
+  switch (kind) {
+    case Op::Kind::DeleteSession:
+    case Op::Kind::DeleteSubscription:
+    case Op::Kind::DeleteMessage:
+    case Op::Kind::DeleteDelivery:
+    case Op::Kind::DeleteInbound:
+    case Op::Kind::DeleteRetained:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void compact(Batch& batch) {
+  // Walk backwards: the last op on a row decides it; earlier ones are dead.
+  std::unordered_set<std::string> decided;
+  std::unordered_set<std::string> sessions_deleted;  // client ids with a later DeleteSession
+  std::vector<bool> keep(batch.ops.size(), false);
+  for (size_t i = batch.ops.size(); i-- > 0;) {
+    const Op& op = batch.ops[i];
+    if (op.kind == Op::Kind::Skip) continue;
+    if (op.kind == Op::Kind::DeleteSession) {
+      // A later DeleteSession removes everything this one would.
+      keep[i] = sessions_deleted.insert(op.client_id).second;
+      decided.insert(row_key(op));
+      continue;
+    }
+    if (belongs_to_session(op.kind) && sessions_deleted.count(op.client_id)) continue;
+    keep[i] = decided.insert(row_key(op)).second;
+  }
+  // What is left touches each row once (a DeleteSession may precede its new session's puts), so
+  // deletes can go first: the pages they free then hold the puts on a full disk.
+  std::vector<Op> kept;
+  kept.reserve(batch.ops.size());
+  for (bool deletes : {true, false}) {
+    for (size_t i = 0; i < batch.ops.size(); ++i) {
+      if (keep[i] && is_delete(batch.ops[i].kind) == deletes)
+        kept.push_back(std::move(batch.ops[i]));
+    }
+  }
+  batch.ops = std::move(kept);
 }
 
 }  // namespace fieldgate::broker::store

@@ -123,6 +123,12 @@ struct Batch {
   bool empty() const { return ops.empty(); }
 };
 
+// Drops every op whose effect a later op of the same batch overwrites or deletes (a row put and
+// then deleted, a session's rows before its DeleteSession) and moves the deletes first.
+// Applying the result leaves the database as applying `batch` would. Used to merge a batch the
+// disk refused with the ones after it: their deletes may be what frees the space.
+void compact(Batch& batch);
+
 // The database itself. Used by one thread at a time: the loop at start (open, load), then the
 // Writer's thread.
 class Database {

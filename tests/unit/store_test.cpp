@@ -341,6 +341,50 @@ TEST_F(StoreTest, DeleteSessionRemovesEverythingItHolds) {
   EXPECT_EQ(pragma(path_, "SELECT count(*) FROM inbound WHERE client_id = 'gone'"), "0");
 }
 
+// compact() keeps what a batch does and drops what it undoes.
+TEST(StoreCompact, DropsWhatLaterOpsOverwriteOrDelete) {
+  std::vector<Op> ops;
+  ops.push_back(put_message(1, message("big", std::string(10000, 'x'))));  // later deleted
+  ops.push_back(put_message(2, message("kept", "p")));
+  ops.push_back(put_session("a"));
+  ops.push_back(put_delivery("a", 1, 1));
+  ops.push_back(simple(Op::Kind::DeleteSession, "a"));  // takes a's earlier rows with it
+  ops.push_back(put_session("a"));                      // a new session of the same id
+  ops.push_back(put_subscription("a", "t", 1));
+  ops.push_back(put_delivery("b", 1, 2, 1, 0, DeliveryState::Queued));
+  ops.push_back(put_delivery("b", 1, 2, 1, 5, DeliveryState::Sent));  // replaces the one before
+  ops.push_back(simple(Op::Kind::DeleteMessage, {}, {}, 1));
+  Batch batch = batch_of(std::move(ops));
+  compact(batch);
+  std::vector<std::pair<Op::Kind, std::string>> kinds;
+  for (const Op& op : batch.ops)
+    kinds.emplace_back(op.kind, op.client_id);
+  std::vector<std::pair<Op::Kind, std::string>> expected = {
+      {Op::Kind::DeleteSession, "a"},   {Op::Kind::DeleteMessage, ""},
+      {Op::Kind::PutMessage, ""},       {Op::Kind::PutSession, "a"},
+      {Op::Kind::PutSubscription, "a"}, {Op::Kind::PutDelivery, "b"},
+  };
+  EXPECT_EQ(kinds, expected);
+  EXPECT_EQ(batch.ops[2].id, 2u);
+  EXPECT_EQ(batch.ops[5].packet_id, 5u);
+}
+
+// A batch too big for the disk fits once merged with the later batch that deletes its bulk.
+TEST_F(StoreTest, CompactedMergeOfAFailedBatchFits) {
+  Database db(path_, Durability::Process, /*max_pages=*/40);
+  Batch failed =
+      batch_of({put_message(1, message("big", std::string(400000, 'x'))), put_session("s")});
+  std::string error;
+  ASSERT_FALSE(db.apply(failed, error));
+  Batch merged = failed;
+  merged.ops.push_back(simple(Op::Kind::DeleteMessage, {}, {}, 1));
+  compact(merged);
+  apply_ok(db, merged);
+  StoredState state = db.load();
+  EXPECT_EQ(state.messages.size(), 0u);
+  ASSERT_EQ(state.sessions.size(), 1u);
+}
+
 TEST_F(StoreTest, DeliveriesLoadInSeqOrderPerSession) {
   {
     Database db(path_, Durability::Process);
