@@ -53,6 +53,18 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
     close(c, std::string("invalid CONNECT: ") + mqtt::describe(error), false);
     return false;
   }
+  if (connect.version == mqtt::Version::v5) {
+    // Until the broker speaks MQTT 5, its clients hear so in their own format (reason 0x84).
+    log::warn("broker", "refused connection from ", c.address(), ": client ", connect.client_id,
+              " asks for MQTT 5.0, which fieldgate does not support yet; ",
+              "configure the client for MQTT 3.1.1");
+    mqtt::encode_connack(c.output,
+                         mqtt::Connack{.return_code = mqtt::reason::kUnsupportedProtocolVersion},
+                         mqtt::Version::v5);
+    sent_packet(c);
+    c.close_after_flush = true;
+    return false;
+  }
   c.version = connect.version;
 
   std::string client_id(connect.client_id);
