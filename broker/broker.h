@@ -27,6 +27,10 @@ struct Options {
   uint32_t sys_interval_s = 10;       // 0: no $SYS topics
   std::string version = "fieldgate";  // $SYS/broker/version
 
+  // Who may connect and what they may touch (Mosquitto's file formats); empty: none.
+  std::string password_file;
+  std::string acl_file;
+
   // Persistence: persistent sessions and retained messages in state_dir/fieldgate.db.
   bool persistence = false;
   std::string state_dir;

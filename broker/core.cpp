@@ -51,6 +51,14 @@ Core::Core(Options options)
     : options_(std::move(options)), wakeup_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!wakeup_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   poller_.add(wakeup_.get(), EPOLLIN, &wakeup_);
+  if (!options_.password_file.empty()) {
+    passwords_ = std::make_unique<auth::PasswordFile>();
+    passwords_->load(options_.password_file);
+  }
+  if (!options_.acl_file.empty()) {
+    acl_ = std::make_unique<auth::Acl>();
+    acl_->load(options_.acl_file);
+  }
   open_store();
   listeners_.reserve(options_.listeners.size());
   for (const ListenerOptions& l : options_.listeners) {

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/auth/acl.h"
+#include "broker/auth/passwords.h"
 #include "broker/broker.h"
 #include "broker/codec/codec.h"
 #include "broker/net/socket.h"
@@ -113,6 +115,8 @@ class Core {
 
   // --- CONNECT, DISCONNECT, PINGREQ (handle_connect.cpp) ---
   bool handle_connect(Connection& c, const mqtt::Frame& frame);
+  bool authenticate(const mqtt::Connect& connect) const;
+  void apply_acl(Session& s);
   void refuse_connect(Connection& c, uint8_t return_code, std::string_view why);
   Session& attach_session(Connection& c, std::string client_id, bool clean, bool& present);
   void end_session(Session& s);
@@ -208,6 +212,10 @@ class Core {
   RetainedStore retained_;
   uint64_t route_stamp_ = 0;
   std::vector<Session*> route_matches_;
+
+  // Who may connect and what they may touch: null when not configured.
+  std::unique_ptr<auth::PasswordFile> passwords_;
+  std::unique_ptr<auth::Acl> acl_;
 
   // Durable state: null when persistence is off.
   std::unique_ptr<store::Database> database_;

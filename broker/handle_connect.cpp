@@ -31,6 +31,23 @@ const char* version_name(mqtt::Version v) {
 
 }  // namespace
 
+// Mosquitto's rules: with a password file, a user name must come with its password; without
+// one, anyone may connect when allow_anonymous is true. No user name needs allow_anonymous.
+bool Core::authenticate(const mqtt::Connect& connect) const {
+  if (!connect.username) return options_.allow_anonymous;
+  if (!passwords_) return options_.allow_anonymous;
+  return passwords_->verify(*connect.username, connect.password.value_or(std::string_view{}));
+}
+
+// The ACL grants a session's subscriptions by the user it logs in as: re-decided at each login.
+void Core::apply_acl(Session& s) {
+  if (!acl_) return;
+  for (const auto& [filter, qos] : s.subscriptions) {
+    auto access = acl_->may_subscribe(s.client_id, s.username, filter);
+    subscriptions_.add(filter, &s, qos, /*check_read=*/access != auth::SubscribeAccess::All);
+  }
+}
+
 void Core::refuse_connect(Connection& c, uint8_t return_code, std::string_view why) {
   log::warn("broker", "refused connection from ", c.address(), ": ", why, " (CONNACK ",
             static_cast<int>(return_code), ")");
@@ -83,10 +100,9 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   }
   // MQTT 3.1 limits client ids to 23 characters; like Mosquitto, longer ones are accepted.
 
-  if (!options_.allow_anonymous) {
-    refuse_connect(c, mqtt::connack::kNotAuthorized,
-                   "client " + client_id +
-                       " not authorized: allow_anonymous is false and no password_file is set");
+  if (!authenticate(connect)) {
+    // One line, the same whether the user or the password was wrong.
+    refuse_connect(c, mqtt::connack::kNotAuthorized, "client " + client_id + " not authorized");
     return false;
   }
 
@@ -101,15 +117,24 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   bool session_present = false;
   size_t mark = store_mark();
   Session& session = attach_session(c, client_id, connect.clean_session, session_present);
-  if (session.protocol != static_cast<uint8_t>(c.version) || !session_present) {
+  std::optional<std::string> username;
+  if (connect.username) username = std::string(*connect.username);
+  if (session.protocol != static_cast<uint8_t>(c.version) || !session_present ||
+      session.username != username) {
     session.protocol = static_cast<uint8_t>(c.version);
+    session.username = std::move(username);
     store_session(session);
   }
+  if (session_present) apply_acl(session);
   c.state = Connection::State::Connected;
   c.keep_alive_s = connect.keep_alive;
   if (connect.will && is_sys_topic(connect.will->topic)) {
     log::warn("broker", "client ", session.client_id, " left a will on ", connect.will->topic,
               ": $SYS belongs to the broker, the will is ignored");
+  } else if (connect.will && acl_ &&
+             !acl_->may_publish(session.client_id, session.username, connect.will->topic)) {
+    log::warn("broker", "client ", session.client_id, " left a will on ", connect.will->topic,
+              ", which the ACL does not let it publish to: the will is ignored");
   } else if (connect.will) {
     c.will = std::make_unique<WillMessage>(WillMessage{std::string(connect.will->topic),
                                                        std::string(connect.will->payload),

@@ -33,7 +33,9 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
   }
   Session& s = *c.session;
   // $SYS belongs to the broker: publishes there are acknowledged and dropped, as Mosquitto does.
-  bool deliverable = !is_sys_topic(publish.topic);
+  // A publish the ACL does not allow is acknowledged as usual and delivered to no one.
+  bool deliverable = !is_sys_topic(publish.topic) &&
+                     (!acl_ || acl_->may_publish(s.client_id, s.username, publish.topic));
   size_t mark = store_mark();
   switch (publish.qos) {
     case 0:
@@ -138,7 +140,9 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
   // Overlapping subscriptions of one session collapse into one delivery at the highest QoS.
   ++route_stamp_;
   route_matches_.clear();
-  subscriptions_.match(topic, [&](Session* s, uint8_t granted) {
+  subscriptions_.match(topic, [&](Session* s, uint8_t granted, bool check_read) {
+    // A subscription the ACL grants in part receives only the topics its user may read.
+    if (check_read && !acl_->may_read(s->client_id, s->username, topic)) return;
     if (s->route_stamp != route_stamp_) {
       s->route_stamp = route_stamp_;
       s->route_qos = granted;

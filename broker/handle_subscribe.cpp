@@ -13,8 +13,19 @@ bool Core::handle_subscribe(Connection& c, const mqtt::Frame& frame) {
   Session& s = *c.session;
   mqtt::Suback suback{subscribe.packet_id, {}};
   suback.return_codes.reserve(subscribe.subscriptions.size());
-  for (const mqtt::Subscription& sub : subscribe.subscriptions) {
-    subscriptions_.add(sub.filter, &s, sub.qos);
+  // What the ACL grants each filter: nothing (0x80), all of it, or the part its user may read.
+  std::vector<auth::SubscribeAccess> access(subscribe.subscriptions.size(),
+                                            auth::SubscribeAccess::All);
+  for (size_t i = 0; i < subscribe.subscriptions.size(); ++i) {
+    const mqtt::Subscription& sub = subscribe.subscriptions[i];
+    if (acl_) access[i] = acl_->may_subscribe(s.client_id, s.username, sub.filter);
+    if (access[i] == auth::SubscribeAccess::None) {
+      suback.return_codes.push_back(mqtt::kSubackFailure);
+      log::info("broker", "client ", s.client_id, " may not subscribe to ", sub.filter,
+                " (acl_file): refused");
+      continue;
+    }
+    subscriptions_.add(sub.filter, &s, sub.qos, access[i] == auth::SubscribeAccess::Partial);
     s.subscriptions[std::string(sub.filter)] = sub.qos;
     store_subscription(s, sub.filter, sub.qos, true);
     suback.return_codes.push_back(sub.qos);
@@ -26,8 +37,12 @@ bool Core::handle_subscribe(Connection& c, const mqtt::Frame& frame) {
 
   // Retained messages follow the SUBACK, with RETAIN set, at min(their QoS, the granted QoS).
   // A repeated SUBSCRIBE to the same filter sends them again, as the specification requires.
-  for (const mqtt::Subscription& sub : subscribe.subscriptions) {
+  for (size_t i = 0; i < subscribe.subscriptions.size(); ++i) {
+    const mqtt::Subscription& sub = subscribe.subscriptions[i];
+    if (access[i] == auth::SubscribeAccess::None) continue;
+    bool check_read = access[i] == auth::SubscribeAccess::Partial;
     retained_.match(sub.filter, [&](const MessagePtr& m) {
+      if (check_read && !acl_->may_read(s.client_id, s.username, m->topic)) return;
       uint8_t qos = std::min(m->qos, sub.qos);
       if (qos == 0) {
         if (s.connection) deliver_qos0(c, m->topic, m->payload, /*retain=*/true);

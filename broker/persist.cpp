@@ -72,6 +72,7 @@ void Core::load_store() {
     auto session = std::make_unique<Session>(stored.client_id, /*clean=*/false, /*durable=*/true);
     Session& s = *session;
     s.protocol = stored.protocol;
+    s.username = stored.username;
     s.last_seen_ms = stored.last_seen_ms;
     if (s.last_seen_ms == 0) {
       // Its client was connected when the broker stopped: its absence counts from now.
@@ -82,6 +83,7 @@ void Core::load_store() {
       subscriptions_.add(sub.filter, &s, sub.qos);
       s.subscriptions[sub.filter] = sub.qos;
     }
+    apply_acl(s);
     for (const store::StoredDelivery& d : stored.deliveries) {
       Outgoing o;
       o.qos = d.qos;
@@ -179,9 +181,11 @@ void Core::store_session(Session& s) {
   if (!s.durable) return;
   open_batch_.ops.push_back(Op{.kind = Op::Kind::PutSession,
                                .client_id = s.client_id,
+                               .text = s.username.value_or(std::string{}),
                                .last_seen_ms = s.last_seen_ms,
                                .expiry_s = options_.persistent_session_expiry_s,
-                               .protocol = s.protocol});
+                               .protocol = s.protocol,
+                               .has_username = s.username.has_value()});
 }
 
 void Core::store_session_gone(Session& s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -69,9 +70,10 @@ class Session {
   const bool clean;    // ends with its connection
   const bool durable;  // kept in the store: persistent, and the broker has persistence on
   Connection* connection = nullptr;
-  uint8_t protocol = 4;      // CONNECT protocol level of its last connection
-  int64_t last_seen_ms = 0;  // when its client last went away (Unix ms); for expiry
-  uint64_t last_seq = 0;     // of its deliveries in the store
+  uint8_t protocol = 4;                 // CONNECT protocol level of its last connection
+  std::optional<std::string> username;  // of its last login: what the ACL grants it
+  int64_t last_seen_ms = 0;             // when its client last went away (Unix ms); for expiry
+  uint64_t last_seq = 0;                // of its deliveries in the store
 
   std::unordered_map<std::string, uint8_t> subscriptions;  // filter -> granted QoS
   OutgoingQueue queue;             // waiting for a connection or a free in-flight slot

@@ -7,7 +7,7 @@ namespace fieldgate::broker {
 TopicTree::TopicTree() : root_(std::make_unique<Node>()) {}
 TopicTree::~TopicTree() = default;
 
-bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos) {
+bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos, bool check_read) {
   Node* node = root_.get();
   while (true) {
     size_t slash = filter.find('/');
@@ -23,10 +23,11 @@ bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos) {
   for (Subscriber& s : node->subscribers) {
     if (s.session == session) {
       s.qos = qos;
+      s.check_read = check_read;
       return false;
     }
   }
-  node->subscribers.push_back({session, qos});
+  node->subscribers.push_back({session, qos, check_read});
   ++size_;
   return true;
 }

@@ -25,14 +25,16 @@ class TopicTree {
   TopicTree();
   ~TopicTree();
 
-  // Subscribes `session` to `filter` (a valid filter) at `qos`. Returns true when the
-  // subscription is new, false when it replaced the QoS of an existing one.
-  bool add(std::string_view filter, Session* session, uint8_t qos);
+  // Subscribes `session` to `filter` (a valid filter) at `qos`; check_read marks a subscription
+  // the ACL grants only in part, whose messages are checked one by one. Returns true when the
+  // subscription is new, false when it replaced an existing one's QoS and flag.
+  bool add(std::string_view filter, Session* session, uint8_t qos, bool check_read = false);
   // Returns false when `session` had no subscription to `filter`.
   bool remove(std::string_view filter, Session* session);
   size_t size() const { return size_; }
 
-  // Calls visit(Session*, granted QoS) once per subscription whose filter matches `topic` (a
+  // Calls visit(Session*, granted QoS, check_read) once per subscription whose filter matches
+  // `topic` (a
   // valid topic name). A session with several matching filters is visited once per filter.
   // Topics starting with '$' are not matched by a leading '+' or '#'.
   template <typename Visit>
@@ -44,6 +46,7 @@ class TopicTree {
   struct Subscriber {
     Session* session;
     uint8_t qos;
+    bool check_read;
   };
   struct Node {
     std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> children;
@@ -54,7 +57,7 @@ class TopicTree {
   template <typename Visit>
   static void visit_all(const Node& node, Visit& visit) {
     for (const Subscriber& s : node.subscribers)
-      visit(s.session, s.qos);
+      visit(s.session, s.qos, s.check_read);
   }
 
   // `rest` is the topic from the current level on, or npos-like empty view with `done` set.

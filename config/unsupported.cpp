@@ -6,17 +6,6 @@
 namespace fieldgate::config {
 namespace {
 
-// Keys of [broker] that ask for something the broker cannot do yet, and when they do.
-struct BrokerFeature {
-  std::string_view key;
-  bool (*asks_for_it)(const Broker&);
-};
-
-constexpr BrokerFeature kUnsupportedBrokerKeys[] = {
-    {"password_file", [](const Broker&) { return true; }},
-    {"acl_file", [](const Broker&) { return true; }},
-};
-
 struct ListenerFeature {
   std::string_view key;
   bool (*asks_for_it)(const Listener&);
@@ -65,12 +54,6 @@ void add_tables(Report& report, bool supported, std::string_view array,
 std::vector<Diagnostic> unsupported_features(const Config& config) {
   Report report(config);
   const Broker& broker = config.broker;
-  for (const BrokerFeature& feature : kUnsupportedBrokerKeys) {
-    auto pos = broker.keys.at(feature.key);
-    if (pos && feature.asks_for_it(broker)) {
-      report.add(*pos, "broker." + std::string(feature.key));
-    }
-  }
   for (size_t i = 0; i < broker.listeners.size(); ++i) {
     const Listener& listener = broker.listeners[i];
     for (const ListenerFeature& feature : kUnsupportedListenerKeys) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/auth/passwords.h"
 #include "broker/broker.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -116,6 +117,8 @@ broker::Options broker_options(const config::Config& cfg) {
   o.max_packet_size = cfg.broker.max_packet_size;
   o.max_keepalive_s = cfg.broker.max_keepalive_s;
   o.sys_interval_s = cfg.broker.sys_interval_s;
+  if (cfg.broker.password_file) o.password_file = cfg.broker.password_file->string();
+  if (cfg.broker.acl_file) o.acl_file = cfg.broker.acl_file->string();
   o.persistence = cfg.broker.persistence;
   o.state_dir = cfg.gateway.state_dir.string();
   o.durability_power = cfg.broker.durability == config::Durability::Power;
@@ -166,10 +169,10 @@ int run_command(const std::vector<std::string>& args) {
     return kExitConfig;
   }
   log::set_level(to_log_level(cfg.gateway.log_level));
-  if (!cfg.broker.allow_anonymous) {
+  if (!cfg.broker.allow_anonymous && !cfg.broker.password_file) {
     log::warn("gateway",
-              "allow_anonymous is false and password files are not supported yet: every client "
-              "will be refused (set broker.allow_anonymous = true)");
+              "allow_anonymous is false and there is no password_file: every client will be "
+              "refused (add users with `fieldgate passwd` and set broker.password_file)");
   }
 
   // Block the signals before any thread starts, so that only the signal thread receives them.
@@ -183,6 +186,9 @@ int run_command(const std::vector<std::string>& args) {
   std::unique_ptr<broker::Broker> broker;
   try {
     broker = std::make_unique<broker::Broker>(broker_options(cfg));
+  } catch (const auth::AuthFileError& e) {
+    log::error("gateway", e.what());  // names FILE:LINE and what to do
+    return kExitConfig;
   } catch (const std::exception& e) {
     log::error("gateway", e.what());
     return kExitRuntime;
@@ -222,7 +228,8 @@ int main(int argc, char** argv) {
   if (command == "run") return run_command(rest);
   if (command == "-c" || command == "--config") return run_command(args);
   if (command == "check") return check_command(rest);
-  if (command == "passwd" || command == "probe" || command == "simulate") {
+  if (command == "passwd") return auth::passwd_command(rest);
+  if (command == "probe" || command == "simulate") {
     return not_supported_yet(command);
   }
   return usage_error("unknown command '" + command + "'");

@@ -72,6 +72,10 @@ CREATE TABLE retained (
   message_id INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: the user name a session last logged in with, for its ACL while its client is away.
+    R"sql(
+ALTER TABLE sessions ADD COLUMN username TEXT;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -311,9 +315,10 @@ Database::Database(const std::filesystem::path& path, Durability durability, uin
         {&statements_->commit, "COMMIT"},
         {&statements_->rollback, "ROLLBACK"},
         {&statements_->put_session,
-         "INSERT INTO sessions (client_id, protocol, expiry_s, last_seen_ms) VALUES (?1, ?2, ?3, "
-         "?4) ON CONFLICT (client_id) DO UPDATE SET protocol = excluded.protocol, expiry_s = "
-         "excluded.expiry_s, last_seen_ms = excluded.last_seen_ms"},
+         "INSERT INTO sessions (client_id, protocol, expiry_s, last_seen_ms, username) VALUES "
+         "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (client_id) DO UPDATE SET protocol = "
+         "excluded.protocol, expiry_s = excluded.expiry_s, last_seen_ms = excluded.last_seen_ms, "
+         "username = excluded.username"},
         {&statements_->delete_session, "DELETE FROM sessions WHERE client_id = ?1"},
         {&statements_->delete_session_subscriptions,
          "DELETE FROM subscriptions WHERE client_id = ?1"},
@@ -376,13 +381,15 @@ StoredState Database::load() {
 
   std::unordered_map<std::string, size_t> index;
   query(db_, path_,
-        "SELECT client_id, protocol, expiry_s, last_seen_ms FROM sessions ORDER BY client_id",
+        "SELECT client_id, protocol, expiry_s, last_seen_ms, username FROM sessions ORDER BY "
+        "client_id",
         [&](auto* s) {
           StoredSession session;
           session.client_id = column_text(s, 0);
           session.protocol = static_cast<uint8_t>(sqlite3_column_int(s, 1));
           session.expiry_s = static_cast<uint32_t>(sqlite3_column_int64(s, 2));
           session.last_seen_ms = sqlite3_column_int64(s, 3);
+          if (sqlite3_column_type(s, 4) != SQLITE_NULL) session.username = column_text(s, 4);
           index.emplace(session.client_id, state.sessions.size());
           state.sessions.push_back(std::move(session));
         });
@@ -454,6 +461,11 @@ bool Database::apply(const Batch& batch, std::string& error) {
         sqlite3_bind_int(s, 2, op.protocol);
         sqlite3_bind_int64(s, 3, op.expiry_s);
         sqlite3_bind_int64(s, 4, op.last_seen_ms);
+        if (op.has_username) {
+          bind_text(s, 5, op.text);
+        } else {
+          sqlite3_bind_null(s, 5);
+        }
         return run(s);
       }
       case Op::Kind::DeleteSession:

@@ -62,9 +62,10 @@ struct StoredDelivery {
 
 struct StoredSession {
   std::string client_id;
-  uint8_t protocol = 4;      // the CONNECT protocol level: 3, 4 or 5
-  uint32_t expiry_s = 0;     // 0: never expires
-  int64_t last_seen_ms = 0;  // when its client last disconnected (Unix ms); 0: unknown
+  uint8_t protocol = 4;                 // the CONNECT protocol level: 3, 4 or 5
+  uint32_t expiry_s = 0;                // 0: never expires
+  int64_t last_seen_ms = 0;             // when its client last disconnected (Unix ms); 0: unknown
+  std::optional<std::string> username;  // of its last login; for the ACL while away
   std::vector<StoredSubscription> subscriptions;
   std::vector<StoredDelivery> deliveries;  // ascending seq
   std::vector<uint16_t> awaiting_pubrel;   // inbound QoS 2 packet ids
@@ -87,7 +88,8 @@ struct StoredState {
 // One change. Fields not named by the kind are ignored.
 struct Op {
   enum class Kind : uint8_t {
-    PutSession,          // client_id, protocol, expiry_s, last_seen_ms (insert or replace)
+    PutSession,          // client_id, protocol, expiry_s, last_seen_ms, username (text when
+                         // has_username) (insert or replace)
     DeleteSession,       // client_id: the session and everything it holds
     PutSubscription,     // client_id, text = filter, qos, options (insert or replace)
     DeleteSubscription,  // client_id, text = filter
@@ -114,6 +116,7 @@ struct Op {
   uint8_t qos = 0;
   uint8_t options = 0;
   bool retain = false;
+  bool has_username = false;
   DeliveryState state = DeliveryState::Queued;
 };
 

@@ -48,6 +48,13 @@ DEFAULT_OPTIONS = {
     "max_packet_size": None,
     "max_connections": None,
     "max_keepalive_s": None,
+    # authentication and authorization (both targets). password_file / acl_file: None (none
+    # configured), the file's content as text, or a callable that gets the path of an existing
+    # empty file and fills it (e.g. runs mosquitto_passwd -b PATH USER PASS); the files are
+    # written to the temp dir as "passwd" and "acl" before every start.
+    "allow_anonymous": True,
+    "password_file": None,
+    "acl_file": None,
     # fieldgate only (the Mosquitto config ignores these): durable state in state_dir
     "persistence": False,
     "durability": None,                   # "process" or "power"
@@ -131,6 +138,24 @@ class Broker:
         self.returncode = None
 
     # -- config --
+    AUTH_FILES = (("password_file", "passwd"), ("acl_file", "acl"))
+
+    def _auth_files(self):
+        """Write the password and ACL files the options ask for; returns {option: path}."""
+        paths = {}
+        for key, name in self.AUTH_FILES:
+            content = self.options[key]
+            if content is None:
+                continue
+            path = os.path.join(self.tmpdir, name)
+            with open(path, "w") as f:
+                if not callable(content):
+                    f.write(content)
+            if callable(content):
+                content(path)
+            paths[key] = path
+        return paths
+
     def _fieldgate_config(self, port=None, name="fieldgate.toml"):
         o = self.options
         lines = [
@@ -140,9 +165,11 @@ class Broker:
             "",
             "[broker]",
             "persistence = %s" % ("true" if o["persistence"] else "false"),
-            "allow_anonymous = true",
+            "allow_anonymous = %s" % ("true" if o["allow_anonymous"] else "false"),
             "sys_interval_s = %d" % o["sys_interval_s"],
         ]
+        for key, path in self._auth_files().items():
+            lines.append('%s = "%s"' % (key, path))
         if o["durability"] is not None:
             lines.append('durability = "%s"' % o["durability"])
         for key in ("max_inflight_messages", "max_queued_messages", "max_packet_size",
@@ -159,7 +186,7 @@ class Broker:
         o = self.options
         lines = [
             "per_listener_settings false",
-            "allow_anonymous true",
+            "allow_anonymous %s" % ("true" if o["allow_anonymous"] else "false"),
             "user root",
             "persistence false",
             "sys_interval %d" % o["sys_interval_s"],
@@ -167,6 +194,8 @@ class Broker:
             "log_type all",
             "connection_messages true",
         ]
+        for key, path in self._auth_files().items():
+            lines.append("%s %s" % (key, path))
         if o["max_inflight_messages"] is not None:
             lines.append("max_inflight_messages %d" % o["max_inflight_messages"])
         if o["max_queued_messages"] is not None:

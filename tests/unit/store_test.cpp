@@ -186,7 +186,7 @@ TEST_F(StoreTest, OpenCreatesTheDirectoryAndTheFile) {
     EXPECT_TRUE(state.messages.empty());
     EXPECT_EQ(state.max_message_id, 0u);
   }
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "1");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
   EXPECT_EQ(pragma(path_, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(pragma(path_, "PRAGMA auto_vacuum"), "2");  // incremental
   // Reopening a current database migrates nothing and keeps the data.
@@ -383,6 +383,31 @@ TEST_F(StoreTest, CompactedMergeOfAFailedBatchFits) {
   StoredState state = db.load();
   EXPECT_EQ(state.messages.size(), 0u);
   ASSERT_EQ(state.sessions.size(), 1u);
+}
+
+// Version 2 keeps the user name a session logged in with; a version 1 file is migrated.
+TEST_F(StoreTest, SessionUserNamesRoundTripAndVersion1FilesMigrate) {
+  {
+    Database db(path_, Durability::Process);
+    Op named = put_session("named");
+    named.text = "alice";
+    named.has_username = true;
+    apply_ok(db, batch_of({named, put_session("anonymous")}));
+  }
+  StoredState state = load(path_);
+  ASSERT_EQ(state.sessions.size(), 2u);
+  EXPECT_EQ(state.sessions[0].client_id, "anonymous");
+  EXPECT_EQ(state.sessions[0].username, std::nullopt);
+  EXPECT_EQ(state.sessions[1].username, std::optional<std::string>("alice"));
+
+  // Turn the file back into version 1, as an older fieldgate left it.
+  pragma(path_, "ALTER TABLE sessions DROP COLUMN username");
+  pragma(path_, "PRAGMA user_version = 1");
+  ASSERT_EQ(pragma(path_, "PRAGMA user_version"), "1");
+  state = load(path_);
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
+  ASSERT_EQ(state.sessions.size(), 2u);
+  EXPECT_EQ(state.sessions[1].username, std::nullopt);
 }
 
 TEST_F(StoreTest, DeliveriesLoadInSeqOrderPerSession) {

@@ -16,7 +16,7 @@ namespace {
 // Every (session id, QoS) the tree visits for `topic`, sorted.
 std::vector<std::pair<std::string, int>> matches(const TopicTree& tree, std::string_view topic) {
   std::vector<std::pair<std::string, int>> out;
-  tree.match(topic, [&](Session* s, uint8_t qos) { out.emplace_back(s->client_id, qos); });
+  tree.match(topic, [&](Session* s, uint8_t qos, bool) { out.emplace_back(s->client_id, qos); });
   std::sort(out.begin(), out.end());
   return out;
 }
