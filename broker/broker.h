@@ -1,7 +1,8 @@
 // The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, with durable state in SQLite (or in memory).
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
-// takes a lock. Other threads talk to it only through request_stop() for now.
+// takes a lock. Other threads talk to it only through request_stop() and
+// request_auth_reload() for now.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,10 @@ class Broker {
 
   // Makes run() return soon. Safe from any thread and from a signal handler.
   void request_stop();
+
+  // Makes the broker re-read its password and ACL files soon, keeping every connection; a file
+  // with errors is refused (logged) and the rules in force stay. Safe from any thread.
+  void request_auth_reload();
 
  private:
   std::unique_ptr<Core> core_;

@@ -41,6 +41,9 @@ std::vector<uint16_t> Broker::bound_ports() const {
 void Broker::run() {
   core_->run();
 }
+void Broker::request_auth_reload() {
+  core_->request_auth_reload();
+}
 void Broker::request_stop() {
   core_->request_stop();
 }
@@ -85,6 +88,36 @@ void Core::request_stop() {
   [[maybe_unused]] ssize_t ignored = ::write(wakeup_.get(), &one, sizeof one);
 }
 
+void Core::request_auth_reload() {
+  auth_reload_requested_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = ::write(wakeup_.get(), &one, sizeof one);
+}
+
+// Re-reads the password and ACL files in the loop thread; a file with errors is refused and the
+// rules in force stay. Connected clients stay; their subscriptions are granted anew.
+void Core::reload_auth() {
+  try {
+    if (passwords_) {
+      passwords_->load(options_.password_file);
+      log::info("broker", "password file ", options_.password_file,
+                " reloaded: ", passwords_->size(), " users");
+    }
+  } catch (const std::exception& e) {
+    log::error("broker", "password file not reloaded, the previous users stay: ", e.what());
+  }
+  try {
+    if (acl_) {
+      acl_->load(options_.acl_file);
+      for (auto& [id, s] : sessions_)
+        apply_acl(*s);
+      log::info("broker", "ACL file ", options_.acl_file, " reloaded");
+    }
+  } catch (const std::exception& e) {
+    log::error("broker", "ACL file not reloaded, the previous rules stay: ", e.what());
+  }
+}
+
 void Core::run() {
   for (size_t i = 0; i < listeners_.size(); ++i) {
     log::info("broker", "listening on ", options_.listeners[i].host, ":", listeners_[i].port);
@@ -98,6 +131,7 @@ void Core::run() {
       if (tag == &wakeup_) {
         uint64_t count;
         [[maybe_unused]] ssize_t ignored = ::read(wakeup_.get(), &count, sizeof count);
+        if (auth_reload_requested_.exchange(false)) reload_auth();
         continue;
       }
       if (writer_ && tag == writer_.get()) {

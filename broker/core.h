@@ -95,6 +95,8 @@ class Core {
   std::vector<uint16_t> bound_ports() const;
   void run();
   void request_stop();
+  void request_auth_reload();
+  void reload_auth();
 
   // --- the loop (core.cpp) ---
   void accept_all(int listen_fd);
@@ -127,6 +129,17 @@ class Core {
   bool handle_ack(Connection& c, const mqtt::Frame& frame);
   void route(std::string_view topic, std::string_view payload, uint8_t qos, bool retain);
   void deliver(Session& s, Outgoing outgoing);
+  // mqtt::encode_publish through a reused packet struct: with MQTT 5 properties it is large.
+  void encode_publish(std::string& out, std::string_view topic, std::string_view payload,
+                      uint8_t qos, bool retain, bool dup, uint16_t packet_id) {
+    outgoing_publish_.topic = topic;
+    outgoing_publish_.payload = payload;
+    outgoing_publish_.qos = qos;
+    outgoing_publish_.retain = retain;
+    outgoing_publish_.dup = dup;
+    outgoing_publish_.packet_id = packet_id;
+    mqtt::encode_publish(out, outgoing_publish_);
+  }
   void deliver_qos0(Connection& c, std::string_view topic, std::string_view payload, bool retain);
   void send_inflight(Session& s, Outgoing outgoing);
   void pump_queue(Session& s);
@@ -199,6 +212,7 @@ class Core {
   net::Fd wakeup_;  // eventfd: request_stop() and, later, the in-process client's inbox
   std::vector<Listener> listeners_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> auth_reload_requested_{false};
   std::string read_buffer_;
 
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
@@ -229,6 +243,10 @@ class Core {
   Clock::time_point store_retry_at_;
   Clock::time_point next_maintenance_;
   std::vector<uint64_t> deferred_connections_;  // ids of connections with deferred replies
+
+  // Packet structs reused on the hot path (decode and encode), to spare their construction.
+  mqtt::Publish incoming_publish_;
+  mqtt::Publish outgoing_publish_;
 
   Stats stats_;
   Clock::time_point started_ = Clock::now();

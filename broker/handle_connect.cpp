@@ -207,8 +207,8 @@ void Core::resume_delivery(Session& s) {
     }
     const Message& m = *f.outgoing.message;
     reply(c, false, [&](std::string& out) {
-      mqtt::encode_publish(out, mqtt::Publish{m.topic, m.payload, f.outgoing.qos, f.outgoing.retain,
-                                              /*dup=*/true, f.packet_id});
+      encode_publish(out, m.topic, m.payload, f.outgoing.qos, f.outgoing.retain, /*dup=*/true,
+                     f.packet_id);
     });
     ++stats_.publish_sent;
   }

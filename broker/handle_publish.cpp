@@ -17,7 +17,7 @@ constexpr size_t kMaxPendingOutputRetained = 32 * 1024 * 1024;
 }  // namespace
 
 bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
-  mqtt::Publish publish;
+  mqtt::Publish& publish = incoming_publish_;
   if (mqtt::Error e = mqtt::decode_publish(frame, c.version, publish); e != mqtt::Error::None) {
     close(c, std::string("invalid PUBLISH: ") + mqtt::describe(e), true);
     return false;
@@ -167,9 +167,8 @@ void Core::deliver_qos0(Connection& c, std::string_view topic, std::string_view 
     ++stats_.publish_dropped;
     return;
   }
-  reply(c, false, [&](std::string& out) {
-    mqtt::encode_publish(out, mqtt::Publish{topic, payload, 0, retain, false, 0});
-  });
+  reply(c, false,
+        [&](std::string& out) { encode_publish(out, topic, payload, 0, retain, false, 0); });
   ++stats_.publish_sent;
 }
 
@@ -203,8 +202,7 @@ void Core::send_inflight(Session& s, Outgoing outgoing) {
   store_delivery(s, outgoing, id, store::DeliveryState::Sent);
   const Message& m = *outgoing.message;
   reply(c, durable, [&](std::string& out) {
-    mqtt::encode_publish(
-        out, mqtt::Publish{m.topic, m.payload, outgoing.qos, outgoing.retain, false, id});
+    encode_publish(out, m.topic, m.payload, outgoing.qos, outgoing.retain, false, id);
   });
   ++stats_.publish_sent;
   Inflight::State state =

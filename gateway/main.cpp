@@ -137,8 +137,11 @@ void handle_signals(const sigset_t& set, broker::Broker& broker) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      log::warn("gateway",
-                "SIGHUP: live reload is not supported yet; restart fieldgate to apply changes");
+      // Full config reload comes later; users and ACLs are re-read now, as Mosquitto does.
+      log::info("gateway",
+                "SIGHUP: re-reading the password and ACL files (other config "
+                "changes need a restart for now)");
+      broker.request_auth_reload();
       continue;
     }
     log::info("gateway", "received ", strsignal(sig), ", stopping");
