@@ -12,6 +12,7 @@ deny beats grant; files named in the config must exist (exit 1 naming the file).
 
 import os
 import re
+import signal
 import subprocess
 import time
 import unittest
@@ -228,6 +229,12 @@ topic write a/#
 
 user bob
 topic read #
+
+user carol
+topic c/#
+
+user admin
+topic readwrite #
 """}
 
     def test_publish_denied_topic_acknowledged_not_delivered(self):
@@ -258,6 +265,36 @@ topic read #
         self.assertEqual([(p.topic, p.retain) for p in got], [("a/kept", True)])
         reader.expect_nothing(0.3)
 
+    def test_denied_qos2_resent_and_packet_id_reused(self):
+        """A denied QoS 2 PUBLISH sent again with DUP gets PUBREC again; after PUBCOMP its
+        packet id carries an allowed message, which is delivered once."""
+        reader = self.user("bob")
+        reader.subscribe([("a/#", 2), ("b/#", 2)])
+        w = self.user("alice")
+        w.send(m.publish("b/q2", b"denied", qos=2, pid=7))
+        self.assertEqual(w.expect_ack(m.PUBREC, 7).pid, 7)
+        w.send(m.publish("b/q2", b"denied", qos=2, pid=7, dup=True))
+        w.expect_ack(m.PUBREC, 7)
+        w.send(m.pubrel(7))
+        w.expect_ack(m.PUBCOMP, 7)
+        w.send(m.publish("a/q2", b"allowed", qos=2, pid=7))
+        w.expect_ack(m.PUBREC, 7)
+        w.send(m.pubrel(7))
+        w.expect_ack(m.PUBCOMP, 7)
+        got = receive_until(reader, "a/q2")
+        self.assertEqual([(p.topic, p.payload) for p in got], [("a/q2", b"allowed")])
+        reader.expect_nothing(0.2)
+
+    def test_denied_retained_delete_keeps_message(self):
+        """An empty retained PUBLISH from a client that may not write the topic does not
+        delete the retained message."""
+        self.user("admin").publish("b/kept", b"keep", qos=1, retain=True)
+        self.user("alice").publish("b/kept", b"", qos=1, retain=True)
+        reader = self.user("bob")
+        reader.subscribe([("b/kept", 1)])
+        p = reader.recv_publish()
+        self.assertEqual((p.topic, p.payload, p.retain), ("b/kept", b"keep", True))
+
     def test_reader_may_not_write(self):
         """bob may read everything but write nothing: his publishes go nowhere, even to
         himself."""
@@ -267,6 +304,24 @@ topic read #
         self.user("alice").publish("a/from-alice", b"y", qos=1)
         got = receive_until(reader, "a/from-alice")
         self.assertEqual(topics(got), ["a/from-alice"])
+
+    def test_will_on_denied_topic_not_delivered(self):
+        """A will is a publish like any other: on a topic its client may not write it goes
+        nowhere."""
+        reader = self.user("bob")
+        reader.subscribe([("a/#", 1), ("b/#", 1)])
+        denied = self.user("alice", client_id="will-denied", will=("b/will", b"x", 1, False))
+        denied.abort()
+        allowed = self.user("alice", client_id="will-allowed", will=("a/will", b"y", 1, False))
+        allowed.abort()
+        got = receive_until(reader, "a/will")
+        self.assertEqual([(p.topic, p.payload) for p in got], [("a/will", b"y")])
+
+    def test_topic_without_access_is_readwrite(self):
+        carol = self.user("carol")
+        self.assertEqual(carol.subscribe([("c/#", 1)]), [1])
+        carol.publish("c/1", b"own", qos=1)
+        self.assertEqual([p.payload for p in receive_until(carol, "c/1")], [b"own"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,11 +400,40 @@ class SubscribeAclTest(AuthCase):
         self.assertEqual(topics(got), ["sensors/x/temp"])
 
 
+    @unittest.skipIf(harness.TARGET == "mosquitto", "fieldgate's log lines are checked")
+    def test_sighup_rereads_the_acl_and_keeps_clients(self):
+        c = self.user("alice")
+        self.assertEqual(c.subscribe([("ok/#", 1), ("sensors/+/temp", 1)]), [1, 1])
+        admin = self.user("admin")
+        admin.publish("ok/before", b"1", qos=1)
+        self.assertEqual(topics(receive_until(c, "ok/before")), ["ok/before"])
+        # alice loses ok/#; a broken line first: that file is refused and the old rules stay.
+        acl = os.path.join(self.broker.tmpdir, "acl")
+        with open(acl, "w") as f:
+            f.write(SENSOR_ACL + "bogus line\n")
+        self.broker.proc.send_signal(signal.SIGHUP)
+        harness.wait_for(lambda: "ACL file not reloaded" in self.broker.log_text(),
+                         what="the refused reload in the log")
+        admin.publish("ok/still", b"2", qos=1)
+        self.assertEqual(topics(receive_until(c, "ok/still")), ["ok/still"])
+        with open(acl, "w") as f:
+            f.write(SENSOR_ACL.replace("topic read ok/#\n", ""))
+        self.broker.proc.send_signal(signal.SIGHUP)
+        harness.wait_for(lambda: "reloaded" in self.broker.log_text().split("not reloaded")[-1],
+                         what="the reload in the log")
+        admin.publish("ok/after", b"3", qos=1)
+        admin.publish("sensors/x/temp", b"4", qos=1)
+        got = topics(receive_until(c, "sensors/x/temp"))
+        self.assertNotIn("ok/after", got)
+        c.ping()  # still connected
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. patterns
 
 class PatternAclTest(AuthCase):
-    broker_options = {"password_file": PASSWD, "allow_anonymous": False, "acl_file": """\
+    broker_options = {"password_file": mosquitto_passwd(*USERS, ("+", "plus")),
+                      "allow_anonymous": False, "acl_file": """\
 pattern readwrite clients/%c/#
 pattern read users/%u/#
 
@@ -394,6 +478,35 @@ topic readwrite #
         a.publish("clients/alice/x", b"no", qos=1)
         a.publish("clients/dev-b/x", b"yes", qos=1)
         self.assertEqual(topics(receive_until(a, "clients/dev-b/x")), ["clients/dev-b/x"])
+
+    def test_wildcards_in_client_id_or_user_name_widen_nothing(self):
+        """A client id or user name with + or # must not turn clients/%c/# or users/%u/#
+        into a wildcard over everyone's tree."""
+        admin = self.user("admin", client_id="admin")
+        admin.subscribe([("clients/#", 1), ("users/#", 1)])
+        clients = []
+        for cid, user, pw in (("+", "alice", PASSWORDS["alice"]),
+                              ("#", "alice", PASSWORDS["alice"]),
+                              ("dev-a/+", "alice", PASSWORDS["alice"]),
+                              ("+/+", "alice", PASSWORDS["alice"]),
+                              ("plus-user", "+", "plus")):
+            c = self.raw(connect=False)
+            c.send(m.connect(cid, username=user, password=pw))
+            ack = c.expect(m.CONNACK)
+            if ack.rc == 0:   # refusing such a client id or user name is fine too
+                clients.append(c)
+        for c in clients:
+            codes = c.subscribe([("clients/#", 1), ("users/#", 1), ("clients/dev-a/#", 1),
+                                 ("users/alice/#", 1)])
+            self.assertTrue(all(x in (1, 0x80) for x in codes), codes)
+            c.publish("clients/dev-a/evil", b"evil", qos=1)
+            c.publish("users/alice/evil", b"evil", qos=1)
+        admin.publish("clients/dev-a/x", b"for-dev-a", qos=1)
+        admin.publish("users/alice/x", b"for-alice", qos=1)
+        self.assertEqual([p.payload for p in receive_until(admin, "users/alice/x")],
+                         [b"for-dev-a", b"for-alice"], "no write got through")
+        for c in clients:
+            c.expect_nothing(0.1)
 
     @harness.broker_options(allow_anonymous=True)
     def test_pattern_user_does_not_apply_to_anonymous(self):
