@@ -214,6 +214,21 @@ inline Error check_zero_flags(const Frame& frame) {
   return frame.header.flags == 0 ? Error::None : Error::InvalidFlags;
 }
 
+// The fixed-header checks every decoder starts with: type, version, the flags of that type
+// (0b0010 for PUBREL, SUBSCRIBE and UNSUBSCRIBE, none for the others but PUBLISH), and the
+// remaining length's encoding.
+inline Error check_header(const Frame& frame, PacketType type, Version version) {
+  if (Error e = check_type(frame, type); e != Error::None) return e;
+  if (Error e = check_version(version); e != Error::None) return e;
+  const bool required = type == PacketType::Pubrel || type == PacketType::Subscribe ||
+                        type == PacketType::Unsubscribe;
+  if (Error e = required ? check_required_flags(frame, version) : check_zero_flags(frame);
+      e != Error::None) {
+    return e;
+  }
+  return check_length_encoding(frame, version);
+}
+
 // A field that the specification declares a UTF-8 string.
 inline Error check_text(std::string_view text) {
   return valid_utf8(text) ? Error::None : Error::InvalidUtf8;
@@ -1033,10 +1048,7 @@ Error decode_connect(const Frame& frame, Connect& out) {
 
 Error decode_connack(const Frame& frame, Version version, Connack& out) {
   out = Connack{};
-  if (Error e = check_type(frame, PacketType::Connack); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_zero_flags(frame); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Connack, version); e != Error::None) return e;
 
   Reader in(frame.body);
   uint8_t ack_flags = 0;
@@ -1168,10 +1180,7 @@ Error decode_subscribe(const Frame& frame, Version version, Subscribe& out) {
   out.packet_id = 0;
   out.subscriptions.clear();
   out.properties.clear();
-  if (Error e = check_type(frame, PacketType::Subscribe); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_required_flags(frame, version); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Subscribe, version); e != Error::None) return e;
   const bool v5 = version == Version::v5;
 
   Reader in(frame.body);
@@ -1210,10 +1219,7 @@ Error decode_suback(const Frame& frame, Version version, Suback& out) {
   out.packet_id = 0;
   out.return_codes.clear();
   out.properties.clear();
-  if (Error e = check_type(frame, PacketType::Suback); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_zero_flags(frame); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Suback, version); e != Error::None) return e;
   const bool v5 = version == Version::v5;
 
   Reader in(frame.body);
@@ -1239,10 +1245,7 @@ Error decode_unsubscribe(const Frame& frame, Version version, Unsubscribe& out) 
   out.packet_id = 0;
   out.filters.clear();
   out.properties.clear();
-  if (Error e = check_type(frame, PacketType::Unsubscribe); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_required_flags(frame, version); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Unsubscribe, version); e != Error::None) return e;
   const bool v5 = version == Version::v5;
 
   Reader in(frame.body);
@@ -1264,10 +1267,7 @@ Error decode_unsuback(const Frame& frame, Version version, Unsuback& out) {
   out.packet_id = 0;
   out.reason_codes.clear();
   out.properties.clear();
-  if (Error e = check_type(frame, PacketType::Unsuback); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_zero_flags(frame); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Unsuback, version); e != Error::None) return e;
 
   Reader in(frame.body);
   if (Error e = read_packet_id(in, out.packet_id); e != Error::None) return e;
@@ -1302,10 +1302,7 @@ Error decode_empty(const Frame& frame, Version version) {
 
 Error decode_disconnect(const Frame& frame, Version version, Disconnect& out) {
   out = Disconnect{};
-  if (Error e = check_type(frame, PacketType::Disconnect); e != Error::None) return e;
-  if (Error e = check_version(version); e != Error::None) return e;
-  if (Error e = check_zero_flags(frame); e != Error::None) return e;
-  if (Error e = check_length_encoding(frame, version); e != Error::None) return e;
+  if (Error e = check_header(frame, PacketType::Disconnect, version); e != Error::None) return e;
   if (version != Version::v5) return frame.body.empty() ? Error::None : Error::TrailingBytes;
 
   // Remaining length 0: normal disconnection; 1: a reason code without properties.
