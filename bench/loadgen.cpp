@@ -127,39 +127,67 @@ struct Options {
   int conn_batch = 500;       // populate: connections open at once
   bool own_topics = false;    // populate: a topic per session instead of one shared topic
   std::string client_prefix;  // populate: client identifiers PREFIX-N (fgbench-PID)
+  int keep_alive = -1;     // seconds in CONNECT; -1: scenario default (60; idle, subscriptions 600)
+  int connections = 9000;  // idle
+  double hold_s = 0;       // idle: seconds to hold the connections; 0: until stdin closes
+  int sub_connections = 100;        // subscriptions
+  int filters = 10000;              // subscriptions: distinct filters per connection
+  int filters_per_subscribe = 100;  // subscriptions: filters in one SUBSCRIBE
+  double phase_s = 2.0;             // subscriptions: seconds of publishing per measurement
+  int rounds = 3;                   // subscriptions: measurements per topic set and state
 };
 
 void usage(FILE* to) {
-  std::fprintf(to,
-               "usage: fieldgate-loadgen --scenario fanin|fanout|latency|offline|populate "
-               "[options]\n"
-               "  --host ADDR         broker address (127.0.0.1)\n"
-               "  --port N            broker port (1883)\n"
-               "  --qos 0|1           QoS of the PUBLISHes and of the subscriptions (0)\n"
-               "  --warmup S          seconds of load before counting (2)\n"
-               "  --duration S        seconds counted (5)\n"
-               "  --publishers N      fanin publishers (8)\n"
-               "  --subscribers N     fanout subscribers (50)\n"
-               "  --rate N            latency: PUBLISHes per second (2000)\n"
-               "  --window N          per flow: published but not yet received (2000; latency "
-               "100)\n"
-               "  --ack-window N      QoS 1: PUBLISHes awaiting PUBACK per publisher (64)\n"
-               "  --batch N           PUBLISHes per write at most (64)\n"
-               "  --threads N         event-loop threads of the generator (1)\n"
-               "  --broker-pid PID    also report that process's CPU use over the window\n"
-               "  --clean-session 0|1 the subscribers' clean-session flag (1); with 0 each\n"
-               "                      subscriber's session is removed afterwards\n"
-               "offline: a clean-session-0 subscriber subscribes at QoS 1 and disconnects, one\n"
-               "publisher publishes --messages QoS 1 PUBLISHes (keeping --ack-window awaiting\n"
-               "PUBACK), then the subscriber reconnects and receives them all\n"
-               "  --messages N        offline: messages in total (10000); populate: per session "
-               "(10)\n"
-               "populate: leaves --sessions offline clean-session-0 sessions subscribed at QoS 1,\n"
-               "each with --messages queued QoS 1 messages (for restart measurements)\n"
-               "  --sessions N        populate: sessions (10000)\n"
-               "  --conn-batch N      populate: connections open at once (500)\n"
-               "  --own-topics        populate: a topic per session (default: one shared topic)\n"
-               "  --client-prefix S   populate: client identifiers S-0, S-1, ... (fgbench-PID)\n");
+  std::fprintf(
+      to,
+      "usage: fieldgate-loadgen --scenario "
+      "fanin|fanout|latency|offline|populate|idle|subscriptions [options]\n"
+      "  --host ADDR         broker address (127.0.0.1)\n"
+      "  --port N            broker port (1883)\n"
+      "  --qos 0|1           QoS of the PUBLISHes and of the subscriptions (0)\n"
+      "  --warmup S          seconds of load before counting (2)\n"
+      "  --duration S        seconds counted (5)\n"
+      "  --publishers N      fanin publishers (8)\n"
+      "  --subscribers N     fanout subscribers (50)\n"
+      "  --rate N            latency: PUBLISHes per second (2000)\n"
+      "  --window N          per flow: published but not yet received (2000; latency "
+      "100)\n"
+      "  --ack-window N      QoS 1: PUBLISHes awaiting PUBACK per publisher (64)\n"
+      "  --batch N           PUBLISHes per write at most (64)\n"
+      "  --threads N         event-loop threads of the generator (1)\n"
+      "  --broker-pid PID    also report that process's CPU use over the window\n"
+      "  --clean-session 0|1 the subscribers' clean-session flag (1); with 0 each\n"
+      "                      subscriber's session is removed afterwards\n"
+      "offline: a clean-session-0 subscriber subscribes at QoS 1 and disconnects, one\n"
+      "publisher publishes --messages QoS 1 PUBLISHes (keeping --ack-window awaiting\n"
+      "PUBACK), then the subscriber reconnects and receives them all\n"
+      "  --messages N        offline: messages in total (10000); populate: per session "
+      "(10)\n"
+      "populate: leaves --sessions offline clean-session-0 sessions subscribed at QoS 1,\n"
+      "each with --messages queued QoS 1 messages (for restart measurements)\n"
+      "  --sessions N        populate: sessions (10000)\n"
+      "  --conn-batch N      populate: connections open at once (500)\n"
+      "  --own-topics        populate: a topic per session (default: one shared topic)\n"
+      "  --client-prefix S   populate, idle: client identifiers S-0, S-1, ... "
+      "(fgbench-PID)\n"
+      "  --keep-alive S      keep-alive announced in CONNECT (60; idle, subscriptions "
+      "600)\n"
+      "idle: --connections clean-session connections that CONNECT and then send nothing;\n"
+      "prints `idle_connections` once all are acknowledged, then holds them until stdin\n"
+      "closes (or --hold seconds) and disconnects\n"
+      "  --connections N     idle: connections (9000), opened --conn-batch at a time\n"
+      "  --hold S            idle: hold S seconds instead of until stdin closes\n"
+      "subscriptions: --sub-connections connections subscribe --filters distinct filters\n"
+      "each (80%% exact site/S/dev/D/METRIC, 20%% with + or #); one publisher publishes\n"
+      "QoS 0 for --phase seconds to topics that match 3 of them (`few`) or none (`none`),\n"
+      "--rounds times each, before and after subscribing; a PINGREQ after the last\n"
+      "PUBLISH ends each measurement (its PINGRESP means the broker routed them all)\n"
+      "  --sub-connections N subscriptions: subscribing connections (100)\n"
+      "  --filters N         subscriptions: filters per connection, a multiple of 100 "
+      "(10000)\n"
+      "  --filters-per-subscribe N  subscriptions: filters per SUBSCRIBE packet (100)\n"
+      "  --phase S           subscriptions: seconds of publishing per measurement (2)\n"
+      "  --rounds N          subscriptions: measurements per topic set and state (3)\n");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -225,6 +253,22 @@ Options parse_options(int argc, char** argv) {
       o.own_topics = true;
     } else if (a == "--client-prefix") {
       o.client_prefix = need(i);
+    } else if (a == "--keep-alive") {
+      o.keep_alive = static_cast<int>(number(a, need(i), 0, 65535));
+    } else if (a == "--connections") {
+      o.connections = static_cast<int>(number(a, need(i), 1, 1'000'000));
+    } else if (a == "--hold") {
+      o.hold_s = number(a, need(i), 0, 1e6);
+    } else if (a == "--sub-connections") {
+      o.sub_connections = static_cast<int>(number(a, need(i), 1, 10000));
+    } else if (a == "--filters") {
+      o.filters = static_cast<int>(number(a, need(i), 100, 10'000'000));
+    } else if (a == "--filters-per-subscribe") {
+      o.filters_per_subscribe = static_cast<int>(number(a, need(i), 1, 10000));
+    } else if (a == "--phase") {
+      o.phase_s = number(a, need(i), 0.1, 3600);
+    } else if (a == "--rounds") {
+      o.rounds = static_cast<int>(number(a, need(i), 1, 1000));
     } else {
       std::fprintf(stderr, "fieldgate-loadgen: unknown argument %s\n", a.c_str());
       usage(stderr);
@@ -232,12 +276,24 @@ Options parse_options(int argc, char** argv) {
     }
   }
   if (o.scenario != "fanin" && o.scenario != "fanout" && o.scenario != "latency" &&
-      o.scenario != "offline" && o.scenario != "populate") {
+      o.scenario != "offline" && o.scenario != "populate" && o.scenario != "idle" &&
+      o.scenario != "subscriptions") {
     usage(stderr);
     std::exit(1);
   }
   if (o.messages == 0) o.messages = o.scenario == "populate" ? 10 : 10000;
   if (o.window == 0) o.window = o.scenario == "latency" ? 100 : 2000;
+  if (o.keep_alive < 0) {
+    o.keep_alive = o.scenario == "idle" || o.scenario == "subscriptions" ? 600 : kKeepAlive;
+  }
+  if (o.scenario == "subscriptions" &&
+      (o.filters % 100 != 0 || o.sub_connections < 3 ||
+       static_cast<long long>(o.filters) * o.sub_connections < 1600)) {
+    std::fprintf(stderr,
+                 "fieldgate-loadgen: --filters must be a multiple of 100, --sub-connections at "
+                 "least 3 and --filters x --sub-connections at least 1600\n");
+    std::exit(1);
+  }
   return o;
 }
 
@@ -841,7 +897,7 @@ void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
     connect.version = mqtt::Version::v311;
     connect.protocol_name = "MQTT";
     connect.clean_session = c->role == Role::Publisher || o.clean_session;
-    connect.keep_alive = kKeepAlive;
+    connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
     connect.client_id = client_id;
     mqtt::encode_connect(c->out, connect);
     c->last_ping_ns = now_ns();
@@ -907,7 +963,7 @@ void connect_peer(Peer& p, const Options& o, const std::string& client_id, bool 
   connect.version = mqtt::Version::v311;
   connect.protocol_name = "MQTT";
   connect.clean_session = clean;
-  connect.keep_alive = kKeepAlive;
+  connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
   connect.client_id = client_id;
   mqtt::encode_connect(p.out, connect);
 }
@@ -1249,6 +1305,559 @@ int run_populate(const Options& o) {
   return 0;
 }
 
+// --- Scale scenarios: idle connections (idle), a million subscriptions (subscriptions) ---
+
+// VmRSS of process `pid` in kB; -1 if unreadable.
+long long vmrss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// A clean-session CONNECT with --keep-alive.
+std::string connect_packet(const Options& o, const std::string& client_id) {
+  mqtt::Connect connect;
+  connect.version = mqtt::Version::v311;
+  connect.protocol_name = "MQTT";
+  connect.clean_session = true;
+  connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
+  connect.client_id = client_id;
+  std::string out;
+  mqtt::encode_connect(out, connect);
+  return out;
+}
+
+// Opens --connections connections, --conn-batch at a time (each batch waits for its CONNACKs),
+// prints one line when all are acknowledged, holds them, then disconnects. The connections send
+// nothing after their CONNECT (keep-alive --keep-alive, 600 s): `run` reads the broker's RSS
+// while they are held.
+int run_idle(const Options& o) {
+  const std::string prefix =
+      o.client_prefix.empty() ? "fgbench-" + std::to_string(getpid()) + "-idle" : o.client_prefix;
+  const size_t n = static_cast<size_t>(o.connections);
+  std::vector<int> fds(n, -1);
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) fatal_errno("epoll_create1");
+  std::vector<epoll_event> events(512);
+  const uint64_t t0 = now_ns();
+  for (size_t start = 0; start < n; start += static_cast<size_t>(o.conn_batch)) {
+    const size_t end = std::min(n, start + static_cast<size_t>(o.conn_batch));
+    std::vector<std::string> got(end - start);
+    for (size_t i = start; i < end; ++i) {
+      fds[i] = connect_to(o);
+      const std::string packet = connect_packet(o, prefix + "-" + std::to_string(i));
+      if (send(fds[i], packet.data(), packet.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(packet.size())) {
+        fatal_errno("idle: write CONNECT");
+      }
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = i;
+      if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) fatal_errno("epoll_ctl add");
+    }
+    size_t pending = end - start;
+    const uint64_t deadline = now_ns() + 30'000'000'000ULL;
+    while (pending > 0) {
+      if (now_ns() > deadline) {
+        fatal("idle: " + std::to_string(pending) + " CONNACKs missing after 30 s (" +
+              std::to_string(start) + " connections acknowledged before this batch)");
+      }
+      const int k = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+      if (k < 0 && errno != EINTR) fatal_errno("epoll_wait");
+      for (int e = 0; e < k; ++e) {
+        const size_t i = events[e].data.u64;
+        char buf[64];
+        const ssize_t r = read(fds[i], buf, sizeof buf);
+        if (r == 0) {
+          fatal("idle: the broker closed connection " + std::to_string(i) +
+                " before its CONNACK (max_connections or the open-files limit?)");
+        }
+        if (r < 0) {
+          if (errno == EAGAIN || errno == EINTR) continue;
+          fatal_errno("idle: read");
+        }
+        std::string& in = got[i - start];
+        in.append(buf, static_cast<size_t>(r));
+        mqtt::Frame frame;
+        const auto status = mqtt::next_frame(in, 1024, frame);
+        if (status == mqtt::FrameStatus::Incomplete) continue;
+        if (status != mqtt::FrameStatus::Complete) fatal("idle: malformed packet from the broker");
+        expect_connack(frame, "idle");
+        if (epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], nullptr) < 0) fatal_errno("epoll_ctl del");
+        --pending;
+      }
+    }
+  }
+  const double connect_s = static_cast<double>(now_ns() - t0) / 1e9;
+  std::printf("idle_connections connections=%zu connect_s=%s keep_alive=%d\n", n,
+              fixed(connect_s, 3).c_str(), o.keep_alive);
+  std::fflush(stdout);
+
+  if (o.hold_s > 0) {
+    sleep_s(o.hold_s);
+  } else {
+    char c;
+    ssize_t r;
+    do {
+      r = read(STDIN_FILENO, &c, 1);
+    } while (r > 0 || (r < 0 && errno == EINTR));
+  }
+
+  // Were they all held? A connection the broker closed reads as end of file.
+  size_t closed = 0;
+  for (int fd : fds) {
+    char c;
+    const ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) ++closed;
+  }
+  std::string bye;
+  mqtt::encode_empty(bye, mqtt::PacketType::Disconnect);
+  for (int fd : fds) {
+    (void)!send(fd, bye.data(), bye.size(), MSG_NOSIGNAL);
+    close(fd);
+  }
+  close(ep);
+  std::printf("idle_closed closed_by_broker=%zu\n", closed);
+  std::fflush(stdout);
+  return closed == 0 ? 0 : 2;
+}
+
+// One connection of the subscriptions scenario.
+struct Link {
+  int fd = -1;
+  uint64_t tag = 0;
+  std::string out;
+  size_t out_off = 0;
+  bool out_armed = false;
+  std::vector<char> in;
+  size_t in_used = 0;
+  bool connacked = false;
+  uint64_t subacks = 0;
+  uint64_t granted = 0;
+  uint64_t refused = 0;
+  uint64_t publishes = 0;  // PUBLISHes received (deliveries)
+  uint64_t pingresps = 0;
+  uint64_t pingresp_ns = 0;
+};
+
+// A few dozen connections driven by one epoll loop.
+class LinkSet {
+ public:
+  explicit LinkSet(const Options& o) : o_(o) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) fatal_errno("epoll_create1");
+  }
+  ~LinkSet() {
+    for (auto& l : links_)
+      close(l->fd);
+    close(ep_);
+  }
+  LinkSet(const LinkSet&) = delete;
+  LinkSet& operator=(const LinkSet&) = delete;
+
+  Link& open(const std::string& client_id) {
+    auto l = std::make_unique<Link>();
+    l->fd = connect_to(o_);
+    l->tag = links_.size();
+    l->in.resize(kReadChunk);
+    l->out = connect_packet(o_, client_id);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = l->tag;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, l->fd, &ev) < 0) fatal_errno("epoll_ctl add");
+    links_.push_back(std::move(l));
+    return *links_.back();
+  }
+
+  uint64_t last_publish_ns() const { return last_publish_ns_; }
+
+  // Runs until done() or timeout_s (false then); before() runs before each wait and may queue
+  // output; it returns true when it has more to queue at once (the wait then does not block).
+  template <class Done, class Before>
+  bool run(double timeout_s, Done&& done, Before&& before) {
+    const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_s * 1e9);
+    std::vector<epoll_event> events(512);
+    while (true) {
+      const bool busy = before();
+      for (auto& l : links_) {
+        if (l->out_off < l->out.size() && !l->out_armed) flush(*l);
+      }
+      if (done()) return true;
+      if (now_ns() > deadline) return false;
+      const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), busy ? 0 : 10);
+      if (n < 0 && errno != EINTR) fatal_errno("epoll_wait");
+      for (int i = 0; i < n; ++i) {
+        Link& l = *links_[events[i].data.u64];
+        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_link(l);
+        if (events[i].events & EPOLLOUT) flush(l);
+      }
+    }
+  }
+
+ private:
+  void flush(Link& l) {
+    while (l.out_off < l.out.size()) {
+      const ssize_t w =
+          send(l.fd, l.out.data() + l.out_off, l.out.size() - l.out_off, MSG_NOSIGNAL);
+      if (w > 0) {
+        l.out_off += static_cast<size_t>(w);
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        fatal_errno("write to broker");
+      }
+    }
+    const bool done = l.out_off == l.out.size();
+    if (done) {
+      l.out.clear();
+      l.out_off = 0;
+    }
+    if (done == l.out_armed) {
+      l.out_armed = !done;
+      epoll_event ev{};
+      ev.events = EPOLLIN | (l.out_armed ? EPOLLOUT : 0u);
+      ev.data.u64 = l.tag;
+      if (epoll_ctl(ep_, EPOLL_CTL_MOD, l.fd, &ev) < 0) fatal_errno("epoll_ctl mod");
+    }
+  }
+
+  void read_link(Link& l) {
+    for (int reads = 0; reads < 8; ++reads) {
+      const size_t space = l.in.size() - l.in_used;
+      const ssize_t r = read(l.fd, l.in.data() + l.in_used, space);
+      if (r == 0) fatal("subscriptions: the broker closed a connection");
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        fatal_errno("subscriptions: read from broker");
+      }
+      l.in_used += static_cast<size_t>(r);
+      size_t off = 0;
+      const uint64_t before = l.publishes;
+      while (off < l.in_used) {
+        mqtt::Frame frame;
+        const std::string_view rest(l.in.data() + off, l.in_used - off);
+        const auto status = mqtt::next_frame(rest, static_cast<uint32_t>(kReadChunk), frame);
+        if (status == mqtt::FrameStatus::Incomplete) break;
+        if (status != mqtt::FrameStatus::Complete) fatal("subscriptions: malformed packet");
+        on_frame(l, frame);
+        off += frame.size();
+      }
+      std::memmove(l.in.data(), l.in.data() + off, l.in_used - off);
+      l.in_used -= off;
+      if (l.publishes != before) last_publish_ns_ = now_ns();
+      if (static_cast<size_t>(r) < space) return;
+    }
+  }
+
+  static void on_frame(Link& l, const mqtt::Frame& frame) {
+    switch (frame.header.type) {
+      case mqtt::PacketType::Publish:
+        ++l.publishes;
+        return;
+      case mqtt::PacketType::Connack:
+        expect_connack(frame, "subscriptions");
+        l.connacked = true;
+        return;
+      case mqtt::PacketType::Suback: {
+        mqtt::Suback ack;
+        if (mqtt::decode_suback(frame, mqtt::Version::v311, ack) != mqtt::Error::None) {
+          fatal("subscriptions: bad SUBACK");
+        }
+        ++l.subacks;
+        for (uint8_t code : ack.return_codes)
+          ++(code == mqtt::kSubackFailure ? l.refused : l.granted);
+        return;
+      }
+      case mqtt::PacketType::Pingresp:
+        ++l.pingresps;
+        l.pingresp_ns = now_ns();
+        return;
+      default:
+        fatal(std::string("subscriptions: unexpected ") + mqtt::packet_name(frame.header.type));
+    }
+  }
+
+  const Options& o_;
+  int ep_ = -1;
+  std::vector<std::unique_ptr<Link>> links_;
+  uint64_t last_publish_ns_ = 0;
+};
+
+constexpr const char* kMetrics[5] = {"temp", "hum", "pres", "volt", "rssi"};
+
+// Filter g of the subscriptions scenario: 100 per site, site = g / 100, all distinct. 80 exact
+// (devices 0-15 x 5 metrics), 5 site/S/dev/+/METRIC, 5 site/S/gw/G/+, 5 site/S/dev/D/# (devices
+// 16-20) and 5 site/+/dev/S/METRIC (device number S at any site).
+std::string scale_filter(uint64_t g) {
+  const uint64_t site = g / 100;
+  const uint64_t k = g % 100;
+  const std::string s = "site/" + std::to_string(site);
+  if (k < 80) return s + "/dev/" + std::to_string(k / 5) + "/" + kMetrics[k % 5];
+  if (k < 85) return s + "/dev/+/" + kMetrics[k - 80];
+  if (k < 90) return s + "/gw/" + std::to_string(k - 85) + "/+";
+  if (k < 95) return s + "/dev/" + std::to_string(16 + k - 90) + "/#";
+  return "site/+/dev/" + std::to_string(site) + "/" + kMetrics[k - 95];
+}
+
+// The connection that subscribes filter g: filter k of site S goes to connection (k + S) %
+// connections, so each connection has the same number of filters when connections divides 100
+// (with 100, one filter of every site) and a site's filters are spread over connections.
+uint64_t filter_connection(uint64_t g, uint64_t connections) {
+  return (g % 100 + g / 100) % connections;
+}
+
+// `count` encoded QoS 0 PUBLISHes to random topics site/S/dev/D/M (S < sites, D < 16). With
+// matching = true M is a subscribed metric and each topic matches exactly 3 filters (the exact
+// one, site/S/dev/+/M, site/+/dev/D/M), held by 3 different connections (see
+// filter_connection; topics that would match two filters of one connection are left out, so
+// each PUBLISH makes exactly 3 deliveries whether a broker sends one copy per session or one per
+// subscription); otherwise M is "flow" and the topic matches none while its walk through the
+// tree is as deep.
+std::string publish_chunk(uint64_t sites, uint64_t connections, bool matching, size_t count) {
+  uint64_t attempts = 0;
+  uint64_t x = matching ? 0x9e3779b97f4a7c15ULL : 0xd1b54a32d192ed03ULL;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const std::string payload = make_payload(0);
+  std::string out;
+  for (size_t i = 0; i < count;) {
+    const uint64_t site = next() % sites;
+    const uint64_t dev = next() % 16;
+    const uint64_t metric = next() % 5;
+    if (++attempts > 1000 * count) fatal("subscriptions: no topic matches 3 connections");
+    if (matching) {
+      const uint64_t a = filter_connection(site * 100 + dev * 5 + metric, connections);  // exact
+      const uint64_t b = filter_connection(site * 100 + 80 + metric, connections);       // dev/+/M
+      const uint64_t c = filter_connection(dev * 100 + 95 + metric, connections);  // +/dev/D/M
+      if (a == b || b == c || a == c) continue;
+    }
+    ++i;
+    const std::string topic = "site/" + std::to_string(site) + "/dev/" + std::to_string(dev) + "/" +
+                              (matching ? kMetrics[metric] : "flow");
+    mqtt::Publish pub;
+    pub.topic = topic;
+    pub.payload = payload;
+    mqtt::encode_publish(out, pub);
+  }
+  return out;
+}
+
+constexpr uint64_t kDeliveryWindow = 16384;
+
+struct PhaseResult {
+  double pubs_per_s = 0;
+  uint64_t messages = 0;
+  uint64_t lost = 0;  // deliveries expected but not received
+  double broker_cpu_pct = -1;
+};
+
+// Publishes `chunk` (`per_chunk` PUBLISHes) over and over for --phase seconds, then a PINGREQ;
+// done when its PINGRESP and the expected deliveries (`fanout` per PUBLISH) arrived, or a second
+// after the PINGRESP without a new delivery. The rate is PUBLISHes / (first write to the later
+// of the PINGRESP and the last delivery). With deliveries, a new chunk goes out only while fewer
+// than kDeliveryWindow of them are outstanding, so that no broker queue grows (and drops QoS 0
+// messages) because the generator reads more slowly than the broker writes; a window shut for a
+// second without a delivery is written off (`lost`).
+PhaseResult publish_phase(const Options& o, LinkSet& set, Link& pub, const std::vector<Link*>& subs,
+                          const std::string& chunk, uint64_t per_chunk, uint64_t fanout) {
+  auto deliveries = [&] {
+    uint64_t n = 0;
+    for (const Link* l : subs)
+      n += l->publishes;
+    return n;
+  };
+  const uint64_t deliveries0 = deliveries();
+  const uint64_t pings0 = pub.pingresps;
+  const std::string stat = "/proc/" + std::to_string(o.broker_pid) + "/stat";
+  const long long cpu0 = o.broker_pid > 0 ? cpu_ticks(stat) : -1;
+  const uint64_t t0 = now_ns();
+  const uint64_t end = t0 + static_cast<uint64_t>(o.phase_s * 1e9);
+  uint64_t chunks = 0;
+  bool pinged = false;
+  uint64_t written_off = 0;
+  const bool ok = set.run(
+      o.phase_s + 120,
+      [&] {
+        if (!pinged || pub.pingresps == pings0) return false;
+        const uint64_t got = deliveries() - deliveries0;
+        if (got >= chunks * per_chunk * fanout) return true;
+        const uint64_t last = std::max(pub.pingresp_ns, set.last_publish_ns());
+        return now_ns() - last > 1'000'000'000ULL;
+      },
+      [&] {
+        if (pinged || !pub.out.empty()) return false;
+        const uint64_t now = now_ns();
+        if (now >= end) {
+          mqtt::encode_empty(pub.out, mqtt::PacketType::Pingreq);
+          pinged = true;
+          return false;
+        }
+        const uint64_t expected = chunks * per_chunk * fanout;
+        const uint64_t got = deliveries() - deliveries0 + written_off;
+        if (expected > got + kDeliveryWindow) {
+          const uint64_t last = std::max(t0, set.last_publish_ns());
+          if (now - last < 1'000'000'000ULL) return false;
+          written_off += expected - got;
+        }
+        pub.out = chunk;
+        ++chunks;
+        return true;
+      });
+  if (!ok) fatal("subscriptions: no PINGRESP within 120 s of the last PUBLISH");
+  const uint64_t got = deliveries() - deliveries0;
+  const uint64_t expected = chunks * per_chunk * fanout;
+  const uint64_t t1 = got > 0 ? std::max(pub.pingresp_ns, set.last_publish_ns()) : pub.pingresp_ns;
+  const double secs = static_cast<double>(t1 - t0) / 1e9;
+  PhaseResult r;
+  r.messages = chunks * per_chunk;
+  r.pubs_per_s = static_cast<double>(r.messages) / secs;
+  r.lost = expected > got ? expected - got : 0;
+  if (cpu0 >= 0) {
+    const long long cpu1 = cpu_ticks(stat);
+    const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    r.broker_cpu_pct = 100.0 * static_cast<double>(cpu1 - cpu0) / hz / secs;
+  }
+  return r;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int run_subscriptions(const Options& o) {
+  const std::string prefix = "fgbench-" + std::to_string(getpid());
+  const uint64_t per_conn = static_cast<uint64_t>(o.filters);
+  const uint64_t total = per_conn * static_cast<uint64_t>(o.sub_connections);
+  const uint64_t sites = total / 100;
+
+  LinkSet set(o);
+  Link& pub = set.open(prefix + "-pub");
+  std::vector<Link*> subs;
+  for (int c = 0; c < o.sub_connections; ++c)
+    subs.push_back(&set.open(prefix + "-s" + std::to_string(c)));
+  auto all_connacked = [&] {
+    return pub.connacked &&
+           std::all_of(subs.begin(), subs.end(), [](const Link* l) { return l->connacked; });
+  };
+  if (!set.run(30, all_connacked, [] { return false; }))
+    fatal("subscriptions: CONNACKs missing after 30 s");
+
+  constexpr size_t kChunk = 1024;
+  const uint64_t conns = subs.size();
+  const std::string few = publish_chunk(sites, conns, true, kChunk);
+  const std::string none = publish_chunk(sites, conns, false, kChunk);
+  constexpr uint64_t kFanout = 3;
+
+  // Rates per topic set (0: few, 1: none) and state (0: no subscriptions, 1: all of them).
+  std::vector<double> rate[2][2];
+  std::vector<double> cpu[2][2];
+  uint64_t lost = 0;
+  auto measure = [&](int state) {
+    for (int round = 0; round < o.rounds; ++round) {
+      for (int which = 0; which < 2; ++which) {
+        const PhaseResult r = publish_phase(o, set, pub, subs, which == 0 ? few : none, kChunk,
+                                            which == 0 && state == 1 ? kFanout : 0);
+        rate[which][state].push_back(r.pubs_per_s);
+        cpu[which][state].push_back(r.broker_cpu_pct);
+        lost += r.lost;
+      }
+    }
+  };
+  measure(0);
+  sleep_s(0.5);
+  const long long rss_before = o.broker_pid > 0 ? vmrss_kb(o.broker_pid) : -1;
+
+  // Every connection queues all its SUBSCRIBEs at once (filter_connection says whose each
+  // filter is), --filters-per-subscribe filters per SUBSCRIBE.
+  const size_t per_packet = static_cast<size_t>(o.filters_per_subscribe);
+  std::vector<std::vector<std::string>> pending(conns);
+  std::vector<uint64_t> packets(conns, 0);
+  auto queue_subscribe = [&](uint64_t c) {
+    mqtt::Subscribe sub;
+    sub.packet_id = static_cast<uint16_t>(packets[c] % 65535 + 1);
+    for (const std::string& f : pending[c])
+      sub.subscriptions.push_back({f, 0});
+    mqtt::encode_subscribe(subs[c]->out, sub);
+    ++packets[c];
+    pending[c].clear();
+  };
+  for (uint64_t g = 0; g < total; ++g) {
+    const uint64_t c = filter_connection(g, conns);
+    pending[c].push_back(scale_filter(g));
+    if (pending[c].size() == per_packet) queue_subscribe(c);
+  }
+  for (uint64_t c = 0; c < conns; ++c) {
+    if (!pending[c].empty()) queue_subscribe(c);
+  }
+  const uint64_t t_sub = now_ns();
+  const bool subscribed = set.run(
+      3600,
+      [&] {
+        for (uint64_t c = 0; c < conns; ++c) {
+          if (subs[c]->subacks != packets[c]) return false;
+        }
+        return true;
+      },
+      [] { return false; });
+  if (!subscribed) fatal("subscriptions: SUBACKs missing after an hour");
+  const double subscribe_s = static_cast<double>(now_ns() - t_sub) / 1e9;
+  uint64_t granted = 0;
+  uint64_t refused = 0;
+  for (const Link* l : subs) {
+    granted += l->granted;
+    refused += l->refused;
+  }
+  sleep_s(1.0);
+  const long long rss_after = o.broker_pid > 0 ? vmrss_kb(o.broker_pid) : -1;
+  measure(1);
+
+  const double few0 = median(rate[0][0]);
+  const double few1 = median(rate[0][1]);
+  const double none0 = median(rate[1][0]);
+  const double none1 = median(rate[1][1]);
+  auto runs = [](const std::vector<double>& v) {
+    std::string s;
+    for (double x : v)
+      s += (s.empty() ? "" : ",") + fixed(x, 0);
+    return s;
+  };
+  std::printf(
+      "subscriptions subscribe_s=%s subscriptions=%llu subscribe_per_s=%.0f "
+      "few_pubs_per_s_0=%.0f few_pubs_per_s_1m=%.0f none_pubs_per_s_0=%.0f "
+      "none_pubs_per_s_1m=%.0f match_ns_none=%s match_ns_few=%s vmrss_kb_before=%lld "
+      "vmrss_kb_after=%lld bytes_per_subscription=%s granted=%llu refused=%llu "
+      "deliveries_per_few_publish=%llu lost_total=%llu broker_cpu_pct_few_1m=%s "
+      "broker_cpu_pct_none_1m=%s broker_cpu_pct_none_0=%s connections=%d filters_per_connection=%d "
+      "filters_per_subscribe=%d phase_s=%s rounds=%d runs_few_0=%s runs_few_1m=%s runs_none_0=%s "
+      "runs_none_1m=%s\n",
+      fixed(subscribe_s, 3).c_str(), static_cast<unsigned long long>(total),
+      static_cast<double>(total) / subscribe_s, few0, few1, none0, none1,
+      fixed(1e9 / none1 - 1e9 / none0, 1).c_str(), fixed(1e9 / few1 - 1e9 / few0, 1).c_str(),
+      rss_before, rss_after,
+      fixed(static_cast<double>(rss_after - rss_before) * 1024.0 / static_cast<double>(total), 1)
+          .c_str(),
+      static_cast<unsigned long long>(granted), static_cast<unsigned long long>(refused),
+      static_cast<unsigned long long>(kFanout), static_cast<unsigned long long>(lost),
+      fixed(median(cpu[0][1]), 1).c_str(), fixed(median(cpu[1][1]), 1).c_str(),
+      fixed(median(cpu[1][0]), 1).c_str(), o.sub_connections, o.filters, o.filters_per_subscribe,
+      fixed(o.phase_s, 1).c_str(), o.rounds, runs(rate[0][0]).c_str(), runs(rate[0][1]).c_str(),
+      runs(rate[1][0]).c_str(), runs(rate[1][1]).c_str());
+  std::fflush(stdout);
+  return granted == total ? 0 : 2;
+}
+
 void raise_open_files_limit() {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
@@ -1267,6 +1876,8 @@ int main(int argc, char** argv) {
   raise_open_files_limit();
   if (o.scenario == "offline") return run_offline(o);
   if (o.scenario == "populate") return run_populate(o);
+  if (o.scenario == "idle") return run_idle(o);
+  if (o.scenario == "subscriptions") return run_subscriptions(o);
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < o.threads; ++i)

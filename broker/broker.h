@@ -1,4 +1,5 @@
-// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, with durable state in SQLite (or in memory).
+// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, TLS and WebSocket (plain or over TLS), with
+// durable state in SQLite (or in memory).
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
 // takes a lock. Other threads talk to it only through request_stop() and
@@ -15,6 +16,13 @@ namespace fieldgate::broker {
 struct ListenerOptions {
   std::string host;  // "0.0.0.0", "::", "127.0.0.1", "[::1]", a host name
   uint16_t port = 1883;
+  bool websockets = false;  // MQTT over WebSocket (RFC 6455, subprotocol "mqtt", any path)
+  // TLS (1.2 and 1.3) when tls_cert is set: PEM files, checked at start.
+  std::string tls_cert;                   // server certificate (optionally followed by its chain)
+  std::string tls_key;                    // its private key, unencrypted
+  std::string tls_ca;                     // CA(s) for client certificates; empty: none asked for
+  bool require_client_cert = false;       // a client without a valid certificate is refused
+  bool use_identity_as_username = false;  // the certificate's CN is the MQTT user name
 };
 
 struct Options {
@@ -45,7 +53,9 @@ class Core;
 class Broker {
  public:
   // Opens the state database and loads it (persistence on), then binds every listener. Throws
-  // std::runtime_error naming the file or address when either fails.
+  // std::runtime_error naming the file or address when either fails, net::TlsConfigError (a
+  // std::runtime_error; broker/net/tls.h) when a listener's certificate or key cannot be used,
+  // auth::AuthFileError for a bad password or ACL file.
   explicit Broker(Options options);
   ~Broker();
   Broker(const Broker&) = delete;

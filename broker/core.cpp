@@ -66,6 +66,7 @@ Core::Core(Options options)
   listeners_.reserve(options_.listeners.size());
   for (const ListenerOptions& l : options_.listeners) {
     Listener listener;
+    open_listener_transport(listener, l);  // certificates are checked before any port is bound
     listener.fd = net::listen_tcp(l.host, l.port);
     listener.port = net::local_port(listener.fd.get());
     listeners_.push_back(std::move(listener));
@@ -120,7 +121,10 @@ void Core::reload_auth() {
 
 void Core::run() {
   for (size_t i = 0; i < listeners_.size(); ++i) {
-    log::info("broker", "listening on ", options_.listeners[i].host, ":", listeners_[i].port);
+    const Listener& l = listeners_[i];
+    log::info("broker", "listening on ", options_.listeners[i].host, ":", l.port,
+              l.websocket ? (l.tls ? " (MQTT over WebSocket over TLS)" : " (MQTT over WebSocket)")
+                          : (l.tls ? " (MQTT over TLS)" : ""));
   }
   next_sys_ = Clock::now();
   std::array<epoll_event, 256> events;
@@ -141,7 +145,7 @@ void Core::run() {
       bool is_listener = false;
       for (Listener& l : listeners_) {
         if (tag == &l) {
-          accept_all(l.fd.get());
+          accept_all(l);
           is_listener = true;
         }
       }
@@ -174,9 +178,9 @@ void Core::run() {
   drain_store();
 }
 
-void Core::accept_all(int listen_fd) {
+void Core::accept_all(Listener& listener) {
   while (true) {
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
         log::error("broker", "cannot accept a connection: ", std::strerror(errno),
@@ -196,6 +200,7 @@ void Core::accept_all(int listen_fd) {
     c->fd.reset(fd);
     c->id = next_connection_id_++;
     c->last_received = Clock::now();
+    if (listener.tls || listener.websocket) attach_transport(*c, listener);
     poller_.add(fd, EPOLLIN, c.get());
     schedule_timer(*c, c->last_received + kConnectTimeout);
     ++stats_.connections_total;
@@ -205,6 +210,10 @@ void Core::accept_all(int listen_fd) {
 }
 
 void Core::on_readable(Connection& c) {
+  if (c.transport) {
+    on_transport_readable(c);
+    return;
+  }
   ssize_t n = ::read(c.fd.get(), read_buffer_.data(), read_buffer_.size());
   if (n == 0) {
     close(c, "connection closed by the client", /*publish_will=*/true);
@@ -215,10 +224,12 @@ void Core::on_readable(Connection& c) {
     return;
   }
   stats_.bytes_received += static_cast<uint64_t>(n);
+  feed_mqtt(c, std::string_view(read_buffer_.data(), static_cast<size_t>(n)));
+}
 
+bool Core::feed_mqtt(Connection& c, std::string_view data) {
   Clock::time_point now = Clock::now();
   // Parse straight from the read buffer unless a packet is already half-assembled.
-  std::string_view data(read_buffer_.data(), static_cast<size_t>(n));
   if (!c.input.empty()) {
     c.input.append(data);
     data = c.input;
@@ -231,19 +242,19 @@ void Core::on_readable(Connection& c) {
         goto keep_rest;
       case mqtt::FrameStatus::Malformed:
         close(c, "malformed packet (fixed header)", true);
-        return;
+        return false;
       case mqtt::FrameStatus::TooLarge:
         close(c,
               "packet larger than max_packet_size (" + std::to_string(options_.max_packet_size) +
                   " bytes)",
               true);
-        return;
+        return false;
       case mqtt::FrameStatus::Complete:
         break;
     }
     // Keep-alive counts whole packets: dribbling bytes does not keep a connection alive.
     c.last_received = now;
-    if (!handle_packet(c, frame)) return;
+    if (!handle_packet(c, frame)) return false;
     consumed += frame.size();
   }
 keep_rest:
@@ -253,6 +264,7 @@ keep_rest:
     c.input.erase(0, consumed);
     if (c.input.empty()) std::string().swap(c.input);
   }
+  return true;
 }
 
 void Core::on_writable(Connection& c) {
@@ -317,7 +329,9 @@ void Core::queue_flush(Connection& c) {
 void Core::flush(Connection& c) {
   c.flush_pending = false;
   if (c.state == Connection::State::Closed) return;
-  if (c.pending_output() > 0) {
+  if (c.transport) {
+    if (!flush_transport(c)) return;
+  } else if (c.pending_output() > 0) {
     ssize_t n =
         ::send(c.fd.get(), c.output.data() + c.output_sent, c.pending_output(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -337,7 +351,7 @@ void Core::flush(Connection& c) {
       c.output_sent = 0;
     }
   }
-  bool want_writable = c.pending_output() > 0;
+  bool want_writable = c.transport ? c.transport->want_write : c.pending_output() > 0;
   if (want_writable != c.writable_armed) {
     c.writable_armed = want_writable;
     poller_.modify(c.fd.get(), want_writable ? EPOLLIN | EPOLLOUT : EPOLLIN, &c);
@@ -358,6 +372,7 @@ void Core::close(Connection& c, std::string_view reason, bool publish_will) {
   } else {
     log::debug("broker", "connection from ", c.address(), " closed: ", reason);
   }
+  if (c.transport) close_transport(c);
   poller_.remove(c.fd.get());
   c.fd.reset();
   if (Session* s = c.session) {
@@ -393,7 +408,12 @@ void Core::check_timers() {
     if (it == connections_.end() || it->second->timer_due != entry.due) continue;
     Connection& c = *it->second;
     if (c.state == Connection::State::AwaitConnect) {
-      close(c, "no CONNECT within 10 seconds", false);
+      const char* handshake = c.transport ? c.transport->handshake_pending() : nullptr;
+      if (handshake) {
+        log::info("broker", "dropped the connection from ", c.address(), ": ", handshake,
+                  " not completed within 10 seconds");
+      }
+      close(c, handshake ? "handshake timeout" : "no CONNECT within 10 seconds", false);
       continue;
     }
     if (c.keep_alive_s == 0) continue;

@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "broker/codec/codec.h"
 #include "broker/net/socket.h"
+#include "broker/net/transport.h"
 #include "broker/retained.h"
 #include "broker/session.h"
 #include "broker/store/store.h"
@@ -51,6 +52,8 @@ class Connection {
   Clock::time_point timer_due;  // of this connection's one live entry in Core::timers_
   Session* session = nullptr;
   std::unique_ptr<WillMessage> will;  // (a pointer: most connections have none)
+  // TLS and WebSocket state; null on plain MQTT listeners (transport.cpp).
+  std::unique_ptr<net::Transport> transport;
 
   std::string input;   // the start of a packet not yet complete
   std::string output;  // encoded packets, written up to output_sent
@@ -98,9 +101,20 @@ class Core {
   void request_auth_reload();
   void reload_auth();
 
+  struct Listener {
+    net::Fd fd;
+    uint16_t port = 0;
+    // TLS and WebSocket listeners (transport.cpp); a plain MQTT listener has neither.
+    std::unique_ptr<net::TlsContext> tls;
+    bool websocket = false;
+    bool use_identity_as_username = false;
+  };
+
   // --- the loop (core.cpp) ---
-  void accept_all(int listen_fd);
+  void accept_all(Listener& listener);
   void on_readable(Connection& c);
+  // Hands bytes read to the MQTT parser; false when the connection was closed meanwhile.
+  bool feed_mqtt(Connection& c, std::string_view data);
   void on_writable(Connection& c);
   bool handle_packet(Connection& c, const mqtt::Frame& frame);  // false: connection closed
   void queue_flush(Connection& c);
@@ -114,6 +128,16 @@ class Core {
     ++stats_.packets_sent;
     queue_flush(c);
   }
+
+  // --- TLS and WebSocket connections (transport.cpp) ---
+  void open_listener_transport(Listener& listener, const ListenerOptions& options);
+  void attach_transport(Connection& c, const Listener& listener);
+  void on_transport_readable(Connection& c);
+  bool feed_transport(Connection& c, std::string_view data);  // false: connection closed
+  bool flush_transport(Connection& c);                        // false: connection closed
+  bool write_transport(Connection& c);                        // false: connection closed
+  void write_and_close(Connection& c, std::string_view reason, bool publish_will);
+  void close_transport(Connection& c);
 
   // --- CONNECT, DISCONNECT, PINGREQ (handle_connect.cpp) ---
   bool handle_connect(Connection& c, const mqtt::Frame& frame);
@@ -195,10 +219,6 @@ class Core {
  private:
   friend class Broker;
 
-  struct Listener {
-    net::Fd fd;
-    uint16_t port = 0;
-  };
   // Connect and keep-alive deadlines. A connection has one live entry, the one whose time is its
   // timer_due; older entries of it are skipped when they come up.
   struct TimerEntry {
@@ -214,6 +234,7 @@ class Core {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> auth_reload_requested_{false};
   std::string read_buffer_;
+  std::string ws_payload_;  // MQTT bytes de-framed from one WebSocket read (reused)
 
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> closed_;  // freed after the current loop turn

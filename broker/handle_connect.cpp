@@ -100,7 +100,18 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   }
   // MQTT 3.1 limits client ids to 23 characters; like Mosquitto, longer ones are accepted.
 
-  if (!authenticate(connect)) {
+  // use_identity_as_username (TLS listeners), as Mosquitto does it: the client certificate's
+  // CN is the user name; the CONNECT's user name and password are ignored and the password file
+  // is not consulted; the ACL applies to the CN.
+  const bool by_identity = c.transport && c.transport->use_identity_as_username;
+  if (by_identity && !c.transport->identity) {
+    refuse_connect(c, mqtt::connack::kBadUsernameOrPassword,
+                   "client " + client_id +
+                       " has no certificate with a common name (CN), which "
+                       "use_identity_as_username needs");
+    return false;
+  }
+  if (!by_identity && !authenticate(connect)) {
     // One line, the same whether the user or the password was wrong.
     refuse_connect(c, mqtt::connack::kNotAuthorized, "client " + client_id + " not authorized");
     return false;
@@ -118,7 +129,11 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   size_t mark = store_mark();
   Session& session = attach_session(c, client_id, connect.clean_session, session_present);
   std::optional<std::string> username;
-  if (connect.username) username = std::string(*connect.username);
+  if (by_identity) {
+    username = c.transport->identity;
+  } else if (connect.username) {
+    username = std::string(*connect.username);
+  }
   if (session.protocol != static_cast<uint8_t>(c.version) || !session_present ||
       session.username != username) {
     session.protocol = static_cast<uint8_t>(c.version);

@@ -11,8 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/modbus/commands.h"
 #include "broker/auth/passwords.h"
 #include "broker/broker.h"
+#include "broker/net/tls.h"
 #include "common/log.h"
 #include "config/config.h"
 
@@ -108,8 +110,16 @@ log::Level to_log_level(config::LogLevel level) {
 
 broker::Options broker_options(const config::Config& cfg) {
   broker::Options o;
-  for (const config::Listener& l : cfg.broker.listeners)
-    o.listeners.push_back({l.host, l.port});
+  for (const config::Listener& l : cfg.broker.listeners) {
+    broker::ListenerOptions listener{l.host, l.port};
+    listener.websockets = l.protocol == config::ListenerProtocol::Websockets;
+    if (l.tls_cert) listener.tls_cert = l.tls_cert->string();
+    if (l.tls_key) listener.tls_key = l.tls_key->string();
+    if (l.tls_ca) listener.tls_ca = l.tls_ca->string();
+    listener.require_client_cert = l.require_client_cert;
+    listener.use_identity_as_username = l.use_identity_as_username;
+    o.listeners.push_back(std::move(listener));
+  }
   o.allow_anonymous = cfg.broker.allow_anonymous;
   o.max_connections = cfg.broker.max_connections;
   o.max_inflight_messages = cfg.broker.max_inflight_messages;
@@ -192,6 +202,9 @@ int run_command(const std::vector<std::string>& args) {
   } catch (const auth::AuthFileError& e) {
     log::error("gateway", e.what());  // names FILE:LINE and what to do
     return kExitConfig;
+  } catch (const net::TlsConfigError& e) {
+    log::error("gateway", e.what());  // names the listener, the file and what to do
+    return kExitConfig;
   } catch (const std::exception& e) {
     log::error("gateway", e.what());
     return kExitRuntime;
@@ -233,6 +246,11 @@ int main(int argc, char** argv) {
   if (command == "check") return check_command(rest);
   if (command == "passwd") return auth::passwd_command(rest);
   if (command == "probe" || command == "simulate") {
+    if (!rest.empty() && rest.front() == "modbus") {
+      std::vector<std::string> tool_args(rest.begin() + 1, rest.end());
+      return command == "probe" ? modbus::probe_command(tool_args)
+                                : modbus::simulate_command(tool_args);
+    }
     return not_supported_yet(command);
   }
   return usage_error("unknown command '" + command + "'");

@@ -60,6 +60,11 @@ DEFAULT_OPTIONS = {
     "durability": None,                   # "process" or "power"
     "persistent_session_expiry_s": None,
     "env": None,                          # extra environment variables for the broker process
+    # more listeners beside the plain one (both targets): a list of dicts with "name" and
+    # [[broker.listener]] keys: "protocol" ("mqtt" or "websockets"), "tls_cert", "tls_key",
+    # "tls_ca", "require_client_cert", "use_identity_as_username". Each gets a free port:
+    # self.broker.ports[name] (self.ports in a BrokerTestCase).
+    "listeners": None,
 }
 
 
@@ -132,6 +137,7 @@ class Broker:
         self.options.update(options)
         self.target = TARGET
         self.port = None
+        self.ports = {}  # name -> port of the extra listeners
         self.proc = None
         self.tmpdir = tempfile.mkdtemp(prefix="fieldgate-e2e-")
         self.log_path = os.path.join(self.tmpdir, "broker.log")
@@ -177,6 +183,16 @@ class Broker:
             if o[key] is not None:
                 lines.append("%s = %d" % (key, o[key]))
         lines += ["", "[[broker.listener]]", 'bind = "127.0.0.1:%d"' % (port or self.port), ""]
+        if port is None:
+            for listener in o["listeners"] or ():
+                lines += ["[[broker.listener]]",
+                          'bind = "127.0.0.1:%d"' % self.ports[listener["name"]]]
+                for key, value in listener.items():
+                    if key == "name":
+                        continue
+                    lines.append("%s = %s" % (key, ("true" if value else "false")
+                                              if isinstance(value, bool) else '"%s"' % value))
+                lines.append("")
         path = os.path.join(self.tmpdir, name)
         with open(path, "w") as f:
             f.write("\n".join(lines))
@@ -209,6 +225,17 @@ class Broker:
         lines.append("listener %d 127.0.0.1" % self.port)
         if o["max_connections"] is not None:
             lines.append("max_connections %d" % o["max_connections"])  # per listener
+        mosquitto_keys = {"protocol": "protocol", "tls_cert": "certfile", "tls_key": "keyfile",
+                          "tls_ca": "cafile", "require_client_cert": "require_certificate",
+                          "use_identity_as_username": "use_identity_as_username"}
+        for listener in o["listeners"] or ():
+            lines.append("listener %d 127.0.0.1" % self.ports[listener["name"]])
+            for key, value in listener.items():
+                if key != "name":
+                    lines.append("%s %s" % (mosquitto_keys[key], ("true" if value else "false")
+                                            if isinstance(value, bool) else value))
+            if "tls_cert" in listener:
+                lines.append("tls_version tlsv1.2")  # TLS 1.2 and later, as fieldgate
         path = os.path.join(self.tmpdir, "mosquitto.conf")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -246,6 +273,8 @@ class Broker:
         for _attempt in range(1 if same_port else 3):  # a free port can be taken meanwhile
             if not (same_port and self.port):
                 self.port = free_port()
+                self.ports = {listener["name"]: free_port()
+                              for listener in self.options["listeners"] or ()}
             cmd = self._command()
             log = open(self.log_path, "ab")
             log.write(("$ %s%s\n" % ("".join("%s=%s " % kv for kv in
@@ -379,7 +408,10 @@ class PahoClient:
     """A paho client on its own network thread; received messages land in a queue."""
 
     def __init__(self, port, client_id="", protocol="311", clean_session=True, keepalive=30,
-                 will=None, userdata=None):
+                 will=None, userdata=None, transport="tcp", tls=None, ws_path=None,
+                 username=None, password=None):
+        """transport: "tcp" or "websockets" (ws_path: the HTTP path); tls: None or the keyword
+        arguments of paho's tls_set (ca_certs, certfile, keyfile, ...)."""
         if paho is None:
             raise unittest.SkipTest("paho-mqtt not available: run with /usr/bin/python3")
         proto = {"311": paho.MQTTv311, "31": paho.MQTTv31}[protocol]
@@ -389,7 +421,13 @@ class PahoClient:
         self.subacks = queue.Queue()
         self.acked = queue.Queue()
         self.client = paho.Client(client_id=client_id, clean_session=clean_session,
-                                  protocol=proto)
+                                  protocol=proto, transport=transport)
+        if tls is not None:
+            self.client.tls_set(**tls)
+        if ws_path is not None:
+            self.client.ws_set_options(path=ws_path)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if will is not None:
             topic, payload, qos, retain = will
             self.client.will_set(topic, payload, qos, retain)
@@ -466,6 +504,7 @@ class BrokerTestCase(unittest.TestCase):
         self.addCleanup(self._stop_broker)
         self.broker.start()
         self.port = self.broker.port
+        self.ports = self.broker.ports
 
     def _stop_broker(self):
         try:
@@ -509,10 +548,11 @@ class BrokerTestCase(unittest.TestCase):
             c.connect(client_id, **kw)
         return c
 
-    def paho(self, client_id=None, connect=True, **kw):
+    def paho(self, client_id=None, connect=True, port=None, **kw):
+        """A paho client (on self.port unless port is given); kw go to PahoClient."""
         if client_id is None:
             client_id = self._auto_id()
-        c = PahoClient(self.port, client_id, **kw)
+        c = PahoClient(port or self.port, client_id, **kw)
         self.addCleanup(c.disconnect)
         if connect:
             flags, rc = c.connect()
