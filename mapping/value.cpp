@@ -13,6 +13,18 @@ void append_number(std::string& out, Number n) {
   out.append(buffer, result.ptr);
 }
 
+// The shortest text that reads back as the same double; plain decimals (700000, 0.25) across
+// the range a reading takes, exponents (1e+21) only beyond it.
+void append_double(std::string& out, double d) {
+  char buffer[400];
+  double magnitude = std::fabs(d);
+  auto format = (magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e17))
+                    ? std::chars_format::fixed
+                    : std::chars_format::general;
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, d, format);
+  out.append(buffer, result.ptr);
+}
+
 void append_json(std::string& out, const Value& value) {
   struct Visitor {
     std::string& out;
@@ -22,7 +34,7 @@ void append_json(std::string& out, const Value& value) {
     void operator()(uint64_t n) const { append_number(out, n); }
     void operator()(double d) const {
       if (std::isfinite(d)) {
-        append_number(out, d);
+        append_double(out, d);
       } else {
         out += "null";
       }

@@ -25,19 +25,6 @@ import harness
 
 FIELDGATE_ONLY = unittest.skipIf(harness.TARGET == "mosquitto", "fieldgate only")
 
-# Debian's pymodbus imports pyserial and pyserial-asyncio at package import even for TCP; when
-# they are not installed, empty stand-ins let the TCP parts load.
-PYMODBUS_PRELUDE = textwrap.dedent("""\
-    import sys, types
-    for _name in ("serial", "serial_asyncio"):
-        try:
-            __import__(_name)
-        except ImportError:
-            _m = types.ModuleType(_name)
-            _m.create_serial_connection = None
-            sys.modules[_name] = _m
-    """)
-exec(PYMODBUS_PRELUDE)
 try:
     from pymodbus.client import ModbusTcpClient
 except ImportError as e:  # pragma: no cover - reported by the tests that need it
@@ -303,7 +290,7 @@ class SimulatorTest(unittest.TestCase):
 
 
 # A pymodbus server with known values (register values as SPEC.md lays them out).
-PYMODBUS_SERVER = PYMODBUS_PRELUDE + textwrap.dedent("""\
+PYMODBUS_SERVER = textwrap.dedent("""\
     import sys
     from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,
                                     ModbusSlaveContext)

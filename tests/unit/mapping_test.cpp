@@ -20,6 +20,9 @@ TEST(Value, JsonOfEveryKind) {
   EXPECT_EQ(to_json(Value{21.5}), "21.5");
   EXPECT_EQ(to_json(Value{0.1}), "0.1");
   EXPECT_EQ(to_json(Value{1e21}), "1e+21");
+  EXPECT_EQ(to_json(Value{700000.0}), "700000");  // not 7e+05
+  EXPECT_EQ(to_json(Value{-0.000125}), "-0.000125");
+  EXPECT_EQ(to_json(Value{1e-7}), "1e-07");
   EXPECT_EQ(to_json(Value{std::nan("")}), "null");
   EXPECT_EQ(to_json(Value{std::string("a\"b\\c\n\x01")}), R"("a\"b\\c\n\u0001")");
 }
