@@ -2,13 +2,15 @@
 // durable state in SQLite (or in memory).
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
-// takes a lock. Other threads talk to it only through request_stop() and
-// request_auth_reload() for now.
+// takes a lock. Other threads talk to it only through its inbox: request_stop(),
+// request_auth_reload() and the in-process client's publish() and subscribe().
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fieldgate::broker {
@@ -69,6 +71,17 @@ class Broker {
 
   // Makes run() return soon. Safe from any thread and from a signal handler.
   void request_stop();
+
+  // --- The in-process client "fieldgate", for adapters and the mapping. ---
+  // Its publishes are routed like any client's (retained, persisted, delivered at QoS) and the
+  // ACL does not restrict it. Both calls are safe from any thread and return at once; the
+  // broker's thread carries them out in the order they were made.
+  void publish(std::string topic, std::string payload, uint8_t qos, bool retain);
+  // Messages published from now on to topics matching `filter` (a valid filter) are passed to
+  // `handler`, on the broker's thread: it must not block (hand the work to another thread).
+  // Retained messages are not replayed to it.
+  using MessageHandler = std::function<void(std::string_view topic, std::string_view payload)>;
+  void subscribe(std::string filter, MessageHandler handler);
 
   // Makes the broker re-read its password and ACL files soon, keeping every connection; a file
   // with errors is refused (logged) and the rules in force stay. Safe from any thread.

@@ -44,6 +44,12 @@ void Broker::run() {
 void Broker::request_auth_reload() {
   core_->request_auth_reload();
 }
+void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain) {
+  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr});
+}
+void Broker::subscribe(std::string filter, MessageHandler handler) {
+  core_->post({std::move(filter), {}, 0, false, std::move(handler)});
+}
 void Broker::request_stop() {
   core_->request_stop();
 }
@@ -136,6 +142,7 @@ void Core::run() {
         uint64_t count;
         [[maybe_unused]] ssize_t ignored = ::read(wakeup_.get(), &count, sizeof count);
         if (auth_reload_requested_.exchange(false)) reload_auth();
+        drain_inbox();
         continue;
       }
       if (writer_ && tag == writer_.get()) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
@@ -99,6 +100,18 @@ class Core {
   void run();
   void request_stop();
   void request_auth_reload();
+
+  // --- the in-process client (inprocess.cpp) ---
+  struct InboxItem {
+    std::string topic;  // or the filter of a subscription
+    std::string payload;
+    uint8_t qos = 0;
+    bool retain = false;
+    Broker::MessageHandler handler;  // set: a subscription
+  };
+  void post(InboxItem item);
+  void drain_inbox();
+  void deliver_internal(std::string_view topic, std::string_view payload);
   void reload_auth();
 
   struct Listener {
@@ -247,6 +260,13 @@ class Core {
   RetainedStore retained_;
   uint64_t route_stamp_ = 0;
   std::vector<Session*> route_matches_;
+
+  // The in-process client: its inbox (filled by any thread) and its session, which lives
+  // outside sessions_ so that no network client can take it over.
+  std::mutex inbox_mutex_;
+  std::vector<InboxItem> inbox_;
+  Session internal_session_{"fieldgate", /*clean=*/true, /*durable=*/false};
+  std::vector<std::pair<std::string, Broker::MessageHandler>> internal_handlers_;
 
   // Who may connect and what they may touch: null when not configured.
   std::unique_ptr<auth::PasswordFile> passwords_;

@@ -152,6 +152,10 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
     }
   });
   for (Session* s : route_matches_) {
+    if (s == &internal_session_) {
+      deliver_internal(topic, payload);
+      continue;
+    }
     uint8_t delivery_qos = std::min(qos, s->route_qos);
     if (delivery_qos == 0) {
       if (s->connection) deliver_qos0(*s->connection, topic, payload, /*retain=*/false);

@@ -206,7 +206,7 @@ void append_close(std::string& out, uint16_t code, std::string_view reason) {
   payload[0] = static_cast<char>(code >> 8);
   payload[1] = static_cast<char>(code);
   size_t n = std::min(reason.size(), sizeof payload - 2);
-  std::memcpy(payload + 2, reason.data(), n);
+  if (n > 0) std::memcpy(payload + 2, reason.data(), n);  // an empty view may hold null
   append_frame(out, Opcode::Close, std::string_view(payload, n + 2));
 }
 

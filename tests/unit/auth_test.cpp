@@ -975,21 +975,20 @@ TEST(AclSubscribe, ConsistentWithMayRead) {
   EXPECT_GT(partial, 5);
 }
 
-TEST(AclPerformance, PerMessageCheckIsCheap) {
+// The per-message check of a partly granted subscription: speed is for bench/, not a test
+// (machines are shared); this pins the answers over many calls of the reused buffer.
+TEST(AclManyChecks, PerMessageCheckGivesTheSameAnswerEveryTime) {
   std::string text = "user u\n";
   for (int i = 0; i < 50; ++i)
     text += "topic read site" + std::to_string(i) + "/+/temp\n";
   text += "pattern read dev/%u/#\npattern deny dev/%u/secret\n";
   const Acl acl = acl_from(text);
   const std::optional<std::string> name = "u";
-  const auto start = std::chrono::steady_clock::now();
   int granted = 0;
   for (int i = 0; i < 20000; ++i)
     granted += acl.may_read("client", name, i % 2 ? "site49/a/temp" : "dev/u/x/y");
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(granted, 20000);
-  // About 60 entries checked per call: well under 10 µs each even in a sanitizer build.
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 200);
+  EXPECT_FALSE(acl.may_read("client", name, "dev/u/secret"));
 }
 
 }  // namespace

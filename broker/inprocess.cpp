@@ -1,0 +1,54 @@
+// The in-process client "fieldgate": adapters and the mapping publish and subscribe through the
+// broker's inbox, so their messages are routed, retained and persisted like any client's.
+#include <unistd.h>
+
+#include "broker/auth/acl.h"
+#include "broker/core.h"
+#include "common/log.h"
+
+namespace fieldgate::broker {
+
+void Core::post(InboxItem item) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(item));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = ::write(wakeup_.get(), &one, sizeof one);
+}
+
+void Core::drain_inbox() {
+  std::vector<InboxItem> items;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    items.swap(inbox_);
+  }
+  for (InboxItem& item : items) {
+    if (item.handler) {
+      if (!mqtt::valid_topic_filter(item.topic)) {
+        log::error("broker", "in-process subscription to an invalid filter ignored: ", item.topic);
+        continue;
+      }
+      subscriptions_.add(item.topic, &internal_session_, 0);
+      internal_session_.subscriptions[item.topic] = 0;
+      internal_handlers_.emplace_back(std::move(item.topic), std::move(item.handler));
+      continue;
+    }
+    if (!mqtt::valid_topic_name(item.topic) || item.qos > 2) {
+      log::error("broker", "in-process publish to an invalid topic ignored: ", item.topic);
+      continue;
+    }
+    ++stats_.publish_received;
+    route(item.topic, item.payload, item.qos, item.retain);
+  }
+}
+
+// Every handler whose filter matches gets the message (the session's subscriptions collapse
+// into one delivery, its handlers do not).
+void Core::deliver_internal(std::string_view topic, std::string_view payload) {
+  for (const auto& [filter, handler] : internal_handlers_) {
+    if (auth::Acl::filter_matches(filter, topic)) handler(topic, payload);
+  }
+}
+
+}  // namespace fieldgate::broker
