@@ -11,12 +11,7 @@ bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos, bool
   Node* node = root_.get();
   while (true) {
     size_t slash = filter.find('/');
-    std::string_view level = filter.substr(0, slash);
-    auto it = node->children.find(level);
-    if (it == node->children.end()) {
-      it = node->children.emplace(std::string(level), std::make_unique<Node>()).first;
-    }
-    node = it->second.get();
+    node = &child_for_adding(*node, filter.substr(0, slash));
     if (slash == std::string_view::npos) break;
     filter.remove_prefix(slash + 1);
   }
@@ -32,6 +27,21 @@ bool TopicTree::add(std::string_view filter, Session* session, uint8_t qos, bool
   return true;
 }
 
+TopicTree::Node& TopicTree::child_for_adding(Node& node, std::string_view level) {
+  std::unique_ptr<Node>* slot;
+  if (level == "+") {
+    slot = &node.plus;
+  } else if (level == "#") {
+    slot = &node.hash;
+  } else {
+    auto it = node.children.find(level);
+    if (it == node.children.end()) it = node.children.emplace(std::string(level), nullptr).first;
+    slot = &it->second;
+  }
+  if (!*slot) *slot = std::make_unique<Node>();
+  return **slot;
+}
+
 bool TopicTree::remove(std::string_view filter, Session* session) {
   return remove_from(*root_, filter, session);
 }
@@ -40,9 +50,15 @@ bool TopicTree::remove(std::string_view filter, Session* session) {
 bool TopicTree::remove_from(Node& node, std::string_view rest, Session* session) {
   size_t slash = rest.find('/');
   std::string_view level = rest.substr(0, slash);
-  auto it = node.children.find(level);
-  if (it == node.children.end()) return false;
-  Node& child = *it->second;
+  std::unique_ptr<Node>* slot = level == "+" ? &node.plus : level == "#" ? &node.hash : nullptr;
+  auto it = node.children.end();
+  if (!slot) {
+    it = node.children.find(level);
+    if (it == node.children.end()) return false;
+    slot = &it->second;
+  }
+  if (!*slot) return false;
+  Node& child = **slot;
   bool removed = false;
   if (slash == std::string_view::npos) {
     auto sub = std::find_if(child.subscribers.begin(), child.subscribers.end(),
@@ -56,7 +72,13 @@ bool TopicTree::remove_from(Node& node, std::string_view rest, Session* session)
   } else {
     removed = remove_from(child, rest.substr(slash + 1), session);
   }
-  if (child.empty()) node.children.erase(it);
+  if (child.empty()) {
+    if (it != node.children.end()) {
+      node.children.erase(it);
+    } else {
+      slot->reset();
+    }
+  }
   return removed;
 }
 

@@ -48,10 +48,14 @@ class TopicTree {
     uint8_t qos;
     bool check_read;
   };
+  // Wildcard levels have their own pointers: a publish then costs one hash lookup per level
+  // (none where a node has no exact children), not three.
   struct Node {
     std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> children;
+    std::unique_ptr<Node> plus;  // the level "+"
+    std::unique_ptr<Node> hash;  // the level "#"
     std::vector<Subscriber> subscribers;
-    bool empty() const { return children.empty() && subscribers.empty(); }
+    bool empty() const { return children.empty() && !plus && !hash && subscribers.empty(); }
   };
 
   template <typename Visit>
@@ -69,16 +73,14 @@ class TopicTree {
     std::string_view remainder = last ? std::string_view{} : rest.substr(slash + 1);
     bool wildcards_allowed = !(at_root && !level.empty() && level[0] == '$');
 
-    if (auto it = node.children.find(level); it != node.children.end()) {
-      descend(*it->second, remainder, last, visit);
-    }
-    if (wildcards_allowed) {
-      if (auto it = node.children.find(std::string_view("+")); it != node.children.end()) {
+    if (!node.children.empty()) {
+      if (auto it = node.children.find(level); it != node.children.end()) {
         descend(*it->second, remainder, last, visit);
       }
-      if (auto it = node.children.find(std::string_view("#")); it != node.children.end()) {
-        visit_all(*it->second, visit);
-      }
+    }
+    if (wildcards_allowed) {
+      if (node.plus) descend(*node.plus, remainder, last, visit);
+      if (node.hash) visit_all(*node.hash, visit);
     }
   }
 
@@ -89,12 +91,10 @@ class TopicTree {
       return;
     }
     visit_all(child, visit);
-    // "a/#" also matches "a" itself.
-    if (auto it = child.children.find(std::string_view("#")); it != child.children.end()) {
-      visit_all(*it->second, visit);
-    }
+    if (child.hash) visit_all(*child.hash, visit);  // "a/#" also matches "a" itself
   }
 
+  static Node& child_for_adding(Node& node, std::string_view level);
   bool remove_from(Node& node, std::string_view rest, Session* session);
 
   std::unique_ptr<Node> root_;

@@ -918,7 +918,10 @@ bool valid_utf8(std::string_view text) {
 
 bool valid_topic_name(std::string_view topic) {
   if (topic.empty()) return false;
-  if (topic.find_first_of("+#") != std::string_view::npos) return false;
+  // A plain loop: find_first_of("+#") costs a memchr per character, on every PUBLISH.
+  for (char c : topic) {
+    if (c == '+' || c == '#') return false;
+  }
   return valid_utf8(topic);
 }
 

@@ -104,6 +104,15 @@ TEST(TopicTree, RemoveStopsMatchesAndLeavesOthers) {
   EXPECT_TRUE(tree.remove("x/+/z", &b));
   EXPECT_EQ(tree.size(), 0u);
   EXPECT_TRUE(matches(tree, "x/y/z").empty());
+  // Wildcard levels: '#' and '+' at the root, and '#' below an exact level.
+  for (const char* filter : {"#", "+", "x/#", "+/#"}) {
+    EXPECT_TRUE(tree.add(filter, &a, 1)) << filter;
+    EXPECT_FALSE(matches(tree, "x").empty()) << filter;
+    EXPECT_FALSE(tree.remove(filter, &b)) << filter;
+    EXPECT_TRUE(tree.remove(filter, &a)) << filter;
+    EXPECT_TRUE(matches(tree, "x").empty()) << filter;
+  }
+  EXPECT_EQ(tree.size(), 0u);
 }
 
 MessagePtr message(std::string topic) {
