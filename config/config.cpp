@@ -165,7 +165,7 @@ Config parse(std::string_view toml_text, const std::filesystem::path& name_for_m
 
 // ---- small members and spellings ----------------------------------------------------------
 
-uint16_t ModbusPoint::register_count() const {
+uint16_t register_count(ValueType type, uint16_t length) {
   switch (type) {
     case ValueType::Bool:
     case ValueType::Int16:

@@ -202,6 +202,9 @@ enum class Parity { None, Even, Odd };
 enum class ModbusTable { Coil, Discrete, Holding, Input };
 enum class WordOrder { ABCD, CDAB, BADC, DCBA };
 
+// Registers a value of `type` takes; `length` for strings (in registers).
+uint16_t register_count(ValueType type, uint16_t length);
+
 struct ModbusPoint {
   std::string name;
   ModbusTable table = ModbusTable::Holding;  // required in the file
@@ -219,7 +222,7 @@ struct ModbusPoint {
   PointOverrides overrides;
   // How many registers (or bits, for Coil and Discrete) the point spans: 1 for Bool and 16-bit
   // types, 2 for 32-bit, 4 for 64-bit, `length` for String.
-  uint16_t register_count() const;
+  uint16_t register_count() const { return config::register_count(type, length); }
   SourcePos pos;
   KeyPositions keys;
 };

@@ -289,23 +289,7 @@ Encoding encoding_of(const config::ModbusPoint& point) {
 }
 
 uint16_t register_count(const Encoding& encoding) {
-  switch (encoding.type) {
-    case ValueType::Bool:
-    case ValueType::Int16:
-    case ValueType::UInt16:
-      return 1;
-    case ValueType::Int32:
-    case ValueType::UInt32:
-    case ValueType::Float32:
-      return 2;
-    case ValueType::Int64:
-    case ValueType::UInt64:
-    case ValueType::Float64:
-      return 4;
-    case ValueType::String:
-      return encoding.length;
-  }
-  return 1;
+  return config::register_count(encoding.type, encoding.length);
 }
 
 uint64_t assemble(std::span<const uint16_t> registers, WordOrder order) {

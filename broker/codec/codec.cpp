@@ -1408,24 +1408,7 @@ size_t publish_size(std::string_view topic, std::string_view payload, uint8_t qo
 }
 
 void encode_publish(std::string& out, const Publish& packet) {
-  const uint8_t qos = packet.qos & 0x03;
-  const size_t remaining = 2 + packet.topic.size() + (qos > 0 ? 2 : 0) + packet.payload.size();
-  uint8_t flags = static_cast<uint8_t>(qos << 1);
-  if (packet.dup) flags |= kPublishDup;
-  if (packet.retain) flags |= kPublishRetain;
-
-  // Fixed header, topic length: at most 1 + 4 + 2 bytes, appended in one go.
-  char head[7];
-  head[0] = static_cast<char>(first_byte(PacketType::Publish, flags));
-  size_t n = 1 + put_varint(head + 1, static_cast<uint32_t>(remaining));
-  put_u16(head + n, static_cast<uint16_t>(packet.topic.size()));
-  n += 2;
-
-  out.reserve(out.size() + n + remaining - 2);
-  out.append(head, n);
-  out.append(packet.topic);
-  if (qos > 0) append_u16(out, packet.packet_id);
-  out.append(packet.payload);
+  encode_publish(out, packet, Version::v311);
 }
 
 void encode_connack(std::string& out, const Connack& packet, Version version) {
@@ -1449,17 +1432,19 @@ size_t publish_size(const Publish& packet, Version version) {
 }
 
 void encode_publish(std::string& out, const Publish& packet, Version version) {
-  if (version != Version::v5) return encode_publish(out, packet);
-  // Without properties (the usual case) the only extra work is one zero byte.
-  const bool bare = no_publish_properties(packet.properties);
+  // MQTT 5 adds a property block; without properties (the usual case) that is one zero byte.
+  const bool v5 = version == Version::v5;
+  const bool bare = !v5 || no_publish_properties(packet.properties);
   const size_t properties = bare ? 0 : properties_size(packet.properties, kInPublish);
+  const size_t property_bytes = v5 ? property_block_size(properties) : 0;
   const uint8_t qos = packet.qos & 0x03;
-  const size_t remaining = 2 + packet.topic.size() + (qos > 0 ? 2 : 0) +
-                           property_block_size(properties) + packet.payload.size();
+  const size_t remaining =
+      2 + packet.topic.size() + (qos > 0 ? 2 : 0) + property_bytes + packet.payload.size();
   uint8_t flags = static_cast<uint8_t>(qos << 1);
   if (packet.dup) flags |= kPublishDup;
   if (packet.retain) flags |= kPublishRetain;
 
+  // Fixed header, topic length: at most 1 + 4 + 2 bytes, appended in one go.
   char head[7];
   head[0] = static_cast<char>(first_byte(PacketType::Publish, flags));
   size_t n = 1 + put_varint(head + 1, static_cast<uint32_t>(remaining));
@@ -1470,10 +1455,12 @@ void encode_publish(std::string& out, const Publish& packet, Version version) {
   out.append(head, n);
   out.append(packet.topic);
   if (qos > 0) append_u16(out, packet.packet_id);
-  if (bare) {
-    out.push_back('\0');
-  } else {
-    append_properties(out, packet.properties, kInPublish, properties);
+  if (v5) {
+    if (bare) {
+      out.push_back('\0');
+    } else {
+      append_properties(out, packet.properties, kInPublish, properties);
+    }
   }
   out.append(packet.payload);
 }
