@@ -6,6 +6,7 @@
 // request_auth_reload() and the in-process client's publish() and subscribe().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,6 +49,11 @@ struct Options {
   bool durability_power = false;  // fsync every commit (survives power loss), not only kill -9
   uint32_t persistent_session_expiry_s = 0;  // purge sessions gone this long; 0: never
   uint32_t store_max_pages = 0;  // caps the database (SQLite pages), to test a full disk
+
+  // Called from the loop thread every heartbeat_interval while the loop turns (for systemd's
+  // watchdog: a hung loop stops calling it). Not called when the interval is zero.
+  std::chrono::milliseconds heartbeat_interval{0};
+  std::function<void()> heartbeat;
 };
 
 class Core;

@@ -441,6 +441,10 @@ void Core::check_timers() {
     purge_expired_sessions();
     next_expiry_check_ = now + std::chrono::seconds(60);
   }
+  if (options_.heartbeat && now >= next_heartbeat_) {
+    options_.heartbeat();
+    next_heartbeat_ = now + options_.heartbeat_interval;
+  }
 }
 
 int Core::next_timer_ms() const {
@@ -449,6 +453,7 @@ int Core::next_timer_ms() const {
   if (!timers_.empty() && timers_.top().due < next) next = timers_.top().due;
   if (options_.sys_interval_s > 0 && next_sys_ < next) next = next_sys_;
   if (failed_batch_ && store_retry_at_ < next) next = store_retry_at_;
+  if (options_.heartbeat && next_heartbeat_ < next) next = next_heartbeat_;
   if (!to_flush_.empty() || next <= now) return 0;
   // Round up so that the timer is due when the wait ends.
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;

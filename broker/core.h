@@ -293,6 +293,7 @@ class Core {
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_sys_;
   Clock::time_point next_expiry_check_;
+  Clock::time_point next_heartbeat_;
   std::unordered_map<std::string, std::string> sys_published_;  // topic -> last payload
   struct LoadAverage {
     uint64_t last_total = 0;

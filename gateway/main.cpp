@@ -196,9 +196,16 @@ int run_command(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  broker::Options options = broker_options(cfg);
+  // Under systemd with WatchdogSec=, the loop proves it turns twice per watchdog period.
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    options.heartbeat_interval = std::chrono::milliseconds(watchdog_usec / 2000);
+    options.heartbeat = [] { sd_notify(0, "WATCHDOG=1"); };
+  }
   std::unique_ptr<broker::Broker> broker;
   try {
-    broker = std::make_unique<broker::Broker>(broker_options(cfg));
+    broker = std::make_unique<broker::Broker>(std::move(options));
   } catch (const auth::AuthFileError& e) {
     log::error("gateway", e.what());  // names FILE:LINE and what to do
     return kExitConfig;
