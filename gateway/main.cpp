@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "adapters/modbus/commands.h"
+#include "broker/auth/acl.h"
 #include "broker/auth/passwords.h"
 #include "broker/broker.h"
 #include "broker/net/tls.h"
@@ -77,11 +78,47 @@ bool load_config(const std::string& file, config::Config& out) {
   }
 }
 
+// What `run` would refuse in the files the config names: password and ACL files that do not
+// parse, certificates and keys that do not load, do not match or have expired.
+std::vector<std::string> check_named_files(const config::Config& cfg) {
+  std::vector<std::string> errors;
+  try {
+    if (cfg.broker.password_file) auth::PasswordFile().load(cfg.broker.password_file->string());
+  } catch (const auth::AuthFileError& e) {
+    errors.insert(errors.end(), e.errors().begin(), e.errors().end());
+  }
+  try {
+    if (cfg.broker.acl_file) auth::Acl().load(cfg.broker.acl_file->string());
+  } catch (const auth::AuthFileError& e) {
+    errors.insert(errors.end(), e.errors().begin(), e.errors().end());
+  }
+  for (const config::Listener& l : cfg.broker.listeners) {
+    if (!l.tls()) continue;
+    try {
+      net::TlsContext context({l.tls_cert->string(), l.tls_key->string(),
+                               l.tls_ca ? l.tls_ca->string() : std::string{},
+                               l.require_client_cert});
+    } catch (const net::TlsConfigError& e) {
+      errors.push_back(
+          config::Diagnostic{cfg.file, l.pos.line, l.pos.column, e.what()}.to_string());
+    }
+  }
+  return errors;
+}
+
 int check_command(const std::vector<std::string>& args) {
   std::string file;
   if (!parse_config_option(args, file)) return kExitConfig;
   config::Config cfg;
   if (!load_config(file, cfg)) return kExitConfig;
+  std::vector<std::string> file_errors = check_named_files(cfg);
+  if (!file_errors.empty()) {
+    for (const std::string& e : file_errors)
+      std::cerr << e << "\n";
+    std::cerr << "fieldgate: " << file << ": " << file_errors.size()
+              << " error(s) in the files it names; fix them and check again\n";
+    return kExitConfig;
+  }
   std::cout << config::summary(cfg);
   std::vector<config::Diagnostic> unsupported = config::unsupported_features(cfg);
   if (!unsupported.empty()) {

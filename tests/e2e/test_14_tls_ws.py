@@ -475,7 +475,7 @@ class WebSocketTest(BrokerTestCase):
 
 @FIELDGATE_ONLY
 class StartupErrorTest(unittest.TestCase):
-    def run_with(self, cert_file, key_file):
+    def run_with(self, cert_file, key_file, command="run"):
         tmp = tempfile.mkdtemp(prefix="fieldgate-e2e-")
         self.addCleanup(shutil.rmtree, tmp, True)
         path = os.path.join(tmp, "fieldgate.toml")
@@ -486,7 +486,7 @@ class StartupErrorTest(unittest.TestCase):
         binary = os.environ.get("FIELDGATE_BIN")
         if not binary:
             raise unittest.SkipTest("FIELDGATE_BIN is not set")
-        r = subprocess.run([binary, "run", "-c", path], stdout=subprocess.PIPE,
+        r = subprocess.run([binary, command, "-c", path], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=10)
         return r.returncode, r.stderr.decode("utf-8", "replace")
 
@@ -498,11 +498,13 @@ class StartupErrorTest(unittest.TestCase):
             (cert("server.crt"), cert("server.csr"), cert("server.csr"), "not a PEM private key"),
             (cert("server.crt"), cert("missing.key"), cert("missing.key"), ""),
         ]
-        for cert_file, key_file, named, says in cases:
-            rc, err = self.run_with(cert_file, key_file)
-            self.assertEqual(rc, 1, err)
-            self.assertIn(named, err)
-            self.assertIn(says, err)
+        # `check` finds what `run` would refuse.
+        for command in ("run", "check"):
+            for cert_file, key_file, named, says in cases:
+                rc, err = self.run_with(cert_file, key_file, command)
+                self.assertEqual(rc, 1, "%s: %s" % (command, err))
+                self.assertIn(named, err)
+                self.assertIn(says, err)
 
 
 if __name__ == "__main__":
