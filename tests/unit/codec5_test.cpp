@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "broker/codec/codec.h"
+#include "tests/unit/codec_wire.h"
 
 namespace fieldgate::mqtt {
 
@@ -27,66 +28,9 @@ void PrintTo(Error error, std::ostream* os) {
 
 namespace {
 
-constexpr uint32_t kNoLimit = std::numeric_limits<uint32_t>::max();
+using namespace wire;  // NOLINT: the helpers are the vocabulary of these tests
+
 constexpr Version v5 = Version::v5;
-
-// --- Byte helpers (independent of the codec) ---
-
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int v : values)
-    out.push_back(static_cast<char>(v));
-  return out;
-}
-
-std::string varint(uint32_t value) {
-  std::string out;
-  do {
-    uint8_t b = value % 128;
-    value /= 128;
-    if (value > 0) b |= 128;
-    out.push_back(static_cast<char>(b));
-  } while (value > 0);
-  return out;
-}
-
-std::string u16(uint16_t value) {
-  return bytes({value >> 8, value & 0xFF});
-}
-
-std::string u32(uint32_t value) {
-  return bytes({static_cast<int>(value >> 24), static_cast<int>((value >> 16) & 0xFF),
-                static_cast<int>((value >> 8) & 0xFF), static_cast<int>(value & 0xFF)});
-}
-
-std::string field(std::string_view text) {
-  return u16(static_cast<uint16_t>(text.size())) + std::string(text);
-}
-
-std::string packet(int first_byte, std::string_view body) {
-  return bytes({first_byte}) + varint(static_cast<uint32_t>(body.size())) + std::string(body);
-}
-
-int first(PacketType type, int flags = 0) {
-  return (static_cast<int>(type) << 4) | flags;
-}
-
-Frame frame_of(std::string_view wire) {
-  Frame frame;
-  EXPECT_EQ(next_frame(wire, kNoLimit, frame), FrameStatus::Complete);
-  EXPECT_EQ(frame.size(), wire.size());
-  return frame;
-}
-
-Frame make_frame(PacketType type, uint8_t flags, std::string_view body) {
-  Frame frame;
-  frame.header.type = type;
-  frame.header.flags = flags;
-  frame.header.remaining_length = static_cast<uint32_t>(body.size());
-  frame.header.header_size = static_cast<uint8_t>(1 + varint(frame.header.remaining_length).size());
-  frame.body = body;
-  return frame;
-}
 
 // Property encodings.
 std::string p_byte(int id, int value) {

@@ -4,6 +4,7 @@
 // independent of the codec's own encoders, so that a wrong encoder and a wrong decoder cannot
 // agree with each other and pass.
 #include "broker/codec/codec.h"
+#include "tests/unit/codec_wire.h"
 
 #include <gtest/gtest.h>
 
@@ -29,64 +30,7 @@ void PrintTo(FrameStatus status, std::ostream* os) {
 
 namespace {
 
-constexpr uint32_t kNoLimit = std::numeric_limits<uint32_t>::max();
-
-// --- Byte helpers (independent of the codec) ---
-
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int v : values)
-    out.push_back(static_cast<char>(v));
-  return out;
-}
-
-std::string varint(uint32_t value) {
-  std::string out;
-  do {
-    uint8_t b = value % 128;
-    value /= 128;
-    if (value > 0) b |= 128;
-    out.push_back(static_cast<char>(b));
-  } while (value > 0);
-  return out;
-}
-
-std::string u16(uint16_t value) {
-  return bytes({value >> 8, value & 0xFF});
-}
-
-// A length-prefixed field.
-std::string field(std::string_view text) {
-  return u16(static_cast<uint16_t>(text.size())) + std::string(text);
-}
-
-std::string packet(int first_byte, std::string_view body) {
-  return bytes({first_byte}) + varint(static_cast<uint32_t>(body.size())) + std::string(body);
-}
-
-int first(PacketType type, int flags = 0) {
-  return (static_cast<int>(type) << 4) | flags;
-}
-
-// The frame of a complete packet; `wire` must outlive the frame.
-Frame frame_of(std::string_view wire) {
-  Frame frame;
-  const FrameStatus status = next_frame(wire, kNoLimit, frame);
-  EXPECT_EQ(status, FrameStatus::Complete);
-  EXPECT_EQ(frame.size(), wire.size());
-  return frame;
-}
-
-// A frame built directly around a body, as next_frame would describe it.
-Frame make_frame(PacketType type, uint8_t flags, std::string_view body) {
-  Frame frame;
-  frame.header.type = type;
-  frame.header.flags = flags;
-  frame.header.remaining_length = static_cast<uint32_t>(body.size());
-  frame.header.header_size = static_cast<uint8_t>(1 + varint(frame.header.remaining_length).size());
-  frame.body = body;
-  return frame;
-}
+using namespace wire;  // NOLINT: the helpers are the vocabulary of these tests
 
 bool within(std::string_view part, std::string_view whole) {
   return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
