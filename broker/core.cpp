@@ -211,7 +211,8 @@ void Core::accept_all(Listener& listener) {
     poller_.add(fd, EPOLLIN, c.get());
     schedule_timer(*c, c->last_received + kConnectTimeout);
     ++stats_.connections_total;
-    log::debug("broker", "new connection from ", c->address());
+    // address() is a getpeername: only when the line is logged.
+    if (log::enabled(log::Level::Debug)) log::debug("broker", "new connection from ", c->address());
     connections_.emplace(c->id, std::move(c));
   }
 }
