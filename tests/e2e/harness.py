@@ -65,6 +65,9 @@ DEFAULT_OPTIONS = {
     # "tls_ca", "require_client_cert", "use_identity_as_username". Each gets a free port:
     # self.broker.ports[name] (self.ports in a BrokerTestCase).
     "listeners": None,
+    # fieldgate only: TOML appended to the generated config ([mapping], [[modbus]], ...), or a
+    # callable that gets the Broker (for its tmpdir) and returns that TOML
+    "extra_config": None,
 }
 
 
@@ -193,6 +196,11 @@ class Broker:
                     lines.append("%s = %s" % (key, ("true" if value else "false")
                                               if isinstance(value, bool) else '"%s"' % value))
                 lines.append("")
+        extra = o["extra_config"]
+        if callable(extra):
+            extra = extra(self)
+        if extra:
+            lines += ["", extra, ""]
         path = os.path.join(self.tmpdir, name)
         with open(path, "w") as f:
             f.write("\n".join(lines))
