@@ -18,7 +18,7 @@ constexpr ListenerFeature kUnsupportedListenerKeys[] = {
 
 // Whole tables this build cannot run at all.
 constexpr bool kBridgesSupported = false;
-constexpr bool kModbusSupported = false;
+constexpr bool kModbusSupported = true;
 constexpr bool kCoapSupported = false;
 constexpr bool kGpioSupported = false;
 

@@ -18,6 +18,7 @@
 #include "broker/net/tls.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "gateway/devices.h"
 
 namespace fieldgate {
 namespace {
@@ -253,12 +254,15 @@ int run_command(const std::vector<std::string>& args) {
     log::error("gateway", e.what());
     return kExitRuntime;
   }
+  gateway::Devices devices(cfg, *broker);
+  devices.start();
   log::info("gateway", "fieldgate ", FIELDGATE_VERSION, " started as '", cfg.gateway.name,
             "' with ", file);
   sd_notify(0, "READY=1");
   std::thread signal_thread(handle_signals, std::cref(signals), std::ref(*broker));
   broker->run();
   signal_thread.join();
+  devices.stop();
   log::info("gateway", "stopped");
   return kExitOk;
 }

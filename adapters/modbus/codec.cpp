@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -332,6 +334,19 @@ std::string decode_text(std::span<const uint16_t> registers, WordOrder order) {
   return text;
 }
 
+namespace {
+
+// `v` rounded to 15 significant digits, the most a double keeps exactly: a raw 41 with scale
+// 0.1 reads 4.1, not 4.1000000000000005.
+double without_binary_noise(double v) {
+  if (!std::isfinite(v)) return v;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.15g", v);
+  return std::strtod(text, nullptr);
+}
+
+}  // namespace
+
 Result<mapping::Value> decode_registers(std::span<const uint16_t> registers, const Encoding& e) {
   size_t expected = register_count(e);
   if (registers.size() != expected || expected == 0) {
@@ -348,7 +363,7 @@ Result<mapping::Value> decode_registers(std::span<const uint16_t> registers, con
     if (plain) {
       out = raw;
     } else {
-      out = raw * e.scale + e.offset;
+      out = without_binary_noise(raw * e.scale + e.offset);
     }
   };
   switch (e.type) {

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "adapters/modbus/codec.h"
+#include "adapters/modbus/context.h"
 #include "common/log.h"
 
 namespace fieldgate::modbus {
@@ -97,15 +98,6 @@ bool split_host_port(std::string_view text, std::string& host, std::string& port
   uint16_t number = 0;
   return !host.empty() && parse_int(port, number) && number != 0;
 }
-
-// One libmodbus context, freed (and closed) on scope exit.
-struct ContextDeleter {
-  void operator()(modbus_t* ctx) const {
-    modbus_close(ctx);
-    modbus_free(ctx);
-  }
-};
-using Context = std::unique_ptr<modbus_t, ContextDeleter>;
 
 // ---- probe --------------------------------------------------------------------------------
 
