@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <mutex>
+#include <unordered_map>
 
 namespace fieldgate::log {
 namespace {
@@ -57,6 +59,46 @@ char priority_of(Level level) {
   }
 }
 
+// The same warning or error (a dead device, a client that keeps failing to log in) is written
+// at most once per window; the next time it is written after the window it says how often it
+// was held back.
+constexpr std::chrono::seconds kRepeatWindow{60};
+constexpr size_t kRepeatMemory = 1024;  // distinct lines remembered; then forgotten all at once
+
+struct Repeats {
+  std::chrono::steady_clock::time_point written;
+  uint64_t held_back = 0;
+};
+
+// false: hold the line back. Otherwise `message` may get a note of the lines held back.
+bool rate_limit(Level level, std::string_view component, std::string& message) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, Repeats> seen;
+  std::string key;
+  key.reserve(component.size() + message.size() + 2);
+  key += static_cast<char>('0' + static_cast<int>(level));
+  key += component;
+  key += '\0';
+  key += message;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex);
+  auto it = seen.find(key);
+  if (it != seen.end() && now - it->second.written < kRepeatWindow) {
+    ++it->second.held_back;
+    return false;
+  }
+  if (it != seen.end() && it->second.held_back > 0) {
+    message += " (repeated " + std::to_string(it->second.held_back) + " more time" +
+               (it->second.held_back == 1 ? "" : "s") + " since it was last logged)";
+  }
+  if (it == seen.end()) {
+    if (seen.size() >= kRepeatMemory) seen.clear();
+    it = seen.emplace(std::move(key), Repeats{}).first;
+  }
+  it->second = Repeats{now, 0};
+  return true;
+}
+
 }  // namespace
 
 void set_level(Level level) {
@@ -76,7 +118,9 @@ bool parse_level(std::string_view text, Level& out) {
   return false;
 }
 
-void write(Level level, std::string_view component, std::string_view message) {
+void write(Level level, std::string_view component, std::string_view message_in) {
+  std::string message(message_in);
+  if (level >= Level::Warn && !rate_limit(level, component, message)) return;
   std::string line;
   line.reserve(message.size() + 64);
   if (g_journal) {

@@ -6,6 +6,9 @@
 //
 //   log::info("broker", "client ", id, " connected from ", address);
 //
+// An identical warning or error line (a dead device's) is written at most once a minute; the
+// next one written says how many were held back.
+//
 // Arguments are concatenated: strings, characters, integers and floating-point numbers. They
 // are formatted only when the level is enabled.
 #pragma once
