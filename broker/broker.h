@@ -51,9 +51,10 @@ struct Options {
   uint32_t store_max_pages = 0;  // caps the database (SQLite pages), to test a full disk
 
   // Called from the loop thread every heartbeat_interval while the loop turns (for systemd's
-  // watchdog: a hung loop stops calling it). Not called when the interval is zero.
+  // watchdog: a hung loop stops calling it, and its status line), with the number of clients
+  // connected. Not called when the interval is zero.
   std::chrono::milliseconds heartbeat_interval{0};
-  std::function<void()> heartbeat;
+  std::function<void(size_t connected_clients)> heartbeat;
 };
 
 class Core;

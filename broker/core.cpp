@@ -443,7 +443,10 @@ void Core::check_timers() {
     next_expiry_check_ = now + std::chrono::seconds(60);
   }
   if (options_.heartbeat && now >= next_heartbeat_) {
-    options_.heartbeat();
+    size_t connected = 0;
+    for (const auto& [id, c] : connections_)
+      connected += c->state == Connection::State::Connected;
+    options_.heartbeat(connected);
     next_heartbeat_ = now + options_.heartbeat_interval;
   }
 }

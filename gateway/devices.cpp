@@ -88,6 +88,11 @@ size_t Devices::device_count() const {
   return device_count_;
 }
 
+std::string Devices::status() const {
+  return std::to_string(engine_->devices_online()) + " of " + std::to_string(device_count_) +
+         " device" + (device_count_ == 1 ? "" : "s") + " online";
+}
+
 void Devices::write(std::string_view device, std::string_view point, const mapping::Value& value,
                     std::function<void(const mapping::WriteOutcome&)> done) {
   auto found = adapter_of_.find(device);

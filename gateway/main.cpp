@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -235,11 +236,24 @@ int run_command(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
 
   broker::Options options = broker_options(cfg);
-  // Under systemd with WatchdogSec=, the loop proves it turns twice per watchdog period.
+  // Under systemd: the loop proves it turns twice per watchdog period (WatchdogSec=), and the
+  // status line `systemctl status` shows stays current.
   uint64_t watchdog_usec = 0;
-  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    options.heartbeat_interval = std::chrono::milliseconds(watchdog_usec / 2000);
-    options.heartbeat = [] { sd_notify(0, "WATCHDOG=1"); };
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  gateway::Devices* devices_for_status = nullptr;  // set before the loop runs
+  if (watchdog || std::getenv("NOTIFY_SOCKET")) {
+    options.heartbeat_interval = std::chrono::milliseconds(10000);
+    if (watchdog) {
+      options.heartbeat_interval =
+          std::min(options.heartbeat_interval, std::chrono::milliseconds(watchdog_usec / 2000));
+    }
+    options.heartbeat = [watchdog, &devices_for_status](size_t clients) {
+      std::string status = "STATUS=" + std::to_string(clients) + " client" +
+                           (clients == 1 ? "" : "s") + " connected";
+      if (devices_for_status) status += ", " + devices_for_status->status();
+      if (watchdog) status += "\nWATCHDOG=1";
+      sd_notify(0, status.c_str());
+    };
   }
   std::unique_ptr<broker::Broker> broker;
   try {
@@ -256,6 +270,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   gateway::Devices devices(cfg, *broker);
   devices.start();
+  devices_for_status = &devices;
   log::info("gateway", "fieldgate ", FIELDGATE_VERSION, " started as '", cfg.gateway.name,
             "' with ", file);
   sd_notify(0, "READY=1");

@@ -174,6 +174,14 @@ std::string Engine::gateway_availability_topic() const {
   return gateway_ + "/availability";
 }
 
+size_t Engine::devices_online() const {
+  std::lock_guard lock(mutex_);
+  size_t online = 0;
+  for (const auto& [device, is_online] : device_online_)
+    online += is_online;
+  return online;
+}
+
 uint64_t Engine::unknown_readings() const {
   std::lock_guard lock(mutex_);
   return unknown_readings_;

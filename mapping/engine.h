@@ -96,6 +96,8 @@ class Engine {
   std::string gateway_availability_topic() const;
 
   uint64_t unknown_readings() const;
+  // Devices whose last availability was online.
+  size_t devices_online() const;
 
  private:
   struct PointState {

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """systemd's notify protocol: READY=1 once serving, WATCHDOG=1 from the event loop at half the
-watchdog period, STOPPING=1 on SIGTERM. The test plays systemd's part with a datagram socket
+watchdog period with a STATUS= line (clients connected, devices online), STOPPING=1 on
+SIGTERM. The test plays systemd's part with a datagram socket
 named by NOTIFY_SOCKET."""
 
 import os
@@ -46,6 +47,21 @@ class NotifyTest(BrokerTestCase):
         self.raw().ping()  # serving while it beats
         self.assertEqual(self.broker.stop(), 0)
         self.assertIn("STOPPING=1", messages(1.0))
+
+    @harness.broker_options(
+        env={"NOTIFY_SOCKET": NOTIFY_PATH, "WATCHDOG_USEC": WATCHDOG_USEC},
+        extra_config=lambda broker: "\n".join([
+            "[[modbus]]", 'name = "nobody"', 'host = "127.0.0.1"',
+            "port = %d" % harness.free_port(),  # nothing listens there: offline
+            "[[modbus.point]]", 'name = "x"', 'table = "holding"', "address = 0",
+            'type = "uint16"']))
+    def test_status_line_counts_clients_and_devices(self):
+        self.assertIn("READY=1", messages(2.0))
+        client = self.raw()
+        client.ping()
+        status = [m for m in messages(1.0) if m.startswith("STATUS=")]
+        self.assertIn("STATUS=1 client connected, 0 of 1 device online", status)
+        client.close()
 
 
 if __name__ == "__main__":
