@@ -346,7 +346,8 @@ class ModbusPeer:
                 if line == "READY":
                     ready.set()
             ready.set()
-        threading.Thread(target=reader, daemon=True).start()
+        self._reader = threading.Thread(target=reader, daemon=True)
+        self._reader.start()
         if not ready.wait(self.START_TIMEOUT) or proc.poll() is not None:
             raise PeerError("no READY within %.0f s (exit code %r):\n%s"
                             % (self.START_TIMEOUT, proc.poll(), self.log()))
@@ -362,6 +363,8 @@ class ModbusPeer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self._reader.join(2)  # the pipe is at its end once the process is gone
+        self.proc.stdout.close()
         self.proc = None
 
     def kill(self):

@@ -201,6 +201,7 @@ class BatchingTest(ModbusTestCase):
         self.peer.set_registers(1, "holding", 0, list(range(10, 18)))
         self.peer.illegal(1, "holding", [5])
         self.start_gateway(tcp_device("plc", self.peer, points, poll_ms=POLL_MS))
+        self.wait_availability("plc", "online")
         p = self.wait_bad("plc", "h5")
         self.assertIsNone(p["value"], p)
         error = p.get("error", "").lower()
@@ -294,6 +295,8 @@ class FailureTest(ModbusTestCase):
                        unit_id=1, poll_ms=POLL_MS, timeout_ms=300, retries=0) +
             tcp_device("b", peer, [dict(name="v", table="holding", address=0, type="uint16")],
                        unit_id=2, poll_ms=POLL_MS, timeout_ms=300, retries=0))
+        self.wait_availability("a", "online")
+        self.wait_availability("b", "online")
         self.wait_good("a", "v", 11)
         self.wait_good("b", "v", 22)
         muted = time.monotonic()
