@@ -598,7 +598,7 @@ if __name__ != "__main__":
 
         def start_gateway(self, devices, mapping=""):
             """Run fieldgate with `devices` (TOML text, see modbus_device()) and an optional
-            [mapping] table; returns the Inbox subscribed to e2e/#."""
+            [mapping] table; returns the Inbox subscribed to # (every topic but $-topics)."""
             extra = ("[mapping]\n" + mapping + "\n" if mapping else "") + devices
             self.broker = harness.Broker(extra_config=extra)
             self.addCleanup(self._stop_broker)
@@ -616,7 +616,7 @@ if __name__ != "__main__":
             self.ports = self.broker.ports
             client = self.paho()
             self.inbox = Inbox(client)
-            client.subscribe("e2e/#", qos=1)
+            client.subscribe("#", qos=1)  # e2e/..., and the topics that templates make
             return self.inbox
 
         def check_config(self):
@@ -658,12 +658,14 @@ if __name__ != "__main__":
             return self.inbox.wait("e2e/availability/%s" % device, lambda p: p == state,
                                    timeout, since, repr(state))
 
-        def command(self, device, point, payload, timeout=5.0):
-            """Publish `payload` to the point's /set topic; returns the decoded result."""
+        def command(self, device, point, payload, timeout=5.0, topic=None):
+            """Publish `payload` to the point's /set topic (the point's topic: `topic`, or
+            e2e/{device}/{point}); returns the decoded result."""
+            topic = topic or self.topic(device, point)
             since = time.monotonic()
-            self.inbox.client.publish(self.topic(device, point) + "/set", payload, qos=1)
-            return self.inbox.wait(self.topic(device, point) + "/set/result", timeout=timeout,
-                                   since=since, what="command result")
+            self.inbox.client.publish(topic + "/set", payload, qos=1)
+            return self.inbox.wait(topic + "/set/result", timeout=timeout, since=since,
+                                   what="command result")
 
         def assert_fresh(self, payload, window_s=10.0):
             """ts: milliseconds since the epoch, near now."""

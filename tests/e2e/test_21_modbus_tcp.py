@@ -5,6 +5,7 @@ publishes what it reads on e2e/{device}/{point}; commands on .../set write back.
 
 - every type and word order, bits of coils, discrete inputs and registers, strings, scale,
   offset, unit, address_base, payload = "value": exact values, quality good, ts near now;
+- topic templates ({gateway}, {protocol}, {device}, {point}), per-point topic and retain;
 - the planner's batching, counted on the server: one read per table per poll cycle for
   neighbouring points; an illegal address inside a batch makes only that point bad;
 - a server that dies: points bad with an error, availability offline; back on the same port:
@@ -160,6 +161,38 @@ class TypesTest(ModbusTestCase):
         self.peer.set_value(1, "holding", 0, "float32", -3.25, "CDAB")
         p = self.wait_good("plc", "t", -3.25, since=since)
         self.assert_fresh(p, window_s=2.0)
+
+
+class TopicTest(ModbusTestCase):
+    def test_templates_and_per_point_overrides(self):
+        peer = self.start_peer()
+        peer.set_value(1, "holding", 0, "int16", 1)
+        peer.set_value(1, "holding", 1, "int16", 2)
+        peer.set_value(1, "holding", 2, "int16", 3)
+        peer.set_value(1, "holding", 3, "int16", 4)
+        self.start_gateway(tcp_device("plc", peer, [
+            dict(name="a", table="holding", address=0, type="int16"),
+            dict(name="b", table="holding", address=1, type="int16",
+                 topic="site/{gateway}/{device}/{point}/raw"),
+            dict(name="c", table="holding", address=2, type="int16", topic="literal/c",
+                 writable=True),
+            dict(name="d", table="holding", address=3, type="int16", retain=False),
+        ], poll_ms=POLL_MS), mapping='topic = "{gateway}/{protocol}/{device}/{point}"')
+        self.assertEqual(self.inbox.wait("e2e/modbus/plc/a", good)["value"], 1)
+        self.assertEqual(self.inbox.wait("site/e2e/plc/b/raw", good)["value"], 2)
+        self.assertEqual(self.inbox.wait("literal/c", good)["value"], 3)
+        self.assertEqual(self.inbox.wait("e2e/modbus/plc/d", good)["value"], 4)
+        # availability keeps its own topic whatever the template
+        self.wait_availability("plc", "online")
+        # commands follow the point's topic
+        self.assertEqual(self.command("plc", "c", "30", topic="literal/c"), {"ok": True})
+        self.assertEqual(peer.get(1, "holding", 2), [30])
+        # retain = false: a late subscriber gets the retained points only
+        late = self.paho()
+        late.subscribe("e2e/modbus/plc/+")
+        topic, _payload, _qos, retain = late.get()
+        self.assertEqual((topic, retain), ("e2e/modbus/plc/a", True))
+        late.get_nothing(timeout=0.3)
 
 
 class BatchingTest(ModbusTestCase):
