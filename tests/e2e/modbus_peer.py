@@ -603,15 +603,7 @@ if __name__ != "__main__":
             self.broker = harness.Broker(extra_config=extra)
             self.addCleanup(self._stop_broker)
             self.check_config()
-            try:
-                self.broker.start()
-            except AssertionError:
-                # Until the Modbus adapter lands, `fieldgate run` refuses [[modbus]] tables
-                # (config/unsupported.cpp); skip, saying so, rather than fail every test.
-                if "not supported yet: modbus" in self.broker.log_text():
-                    raise unittest.SkipTest("this fieldgate build cannot run [[modbus]] devices "
-                                            "yet ('not supported yet: modbus')")
-                raise
+            self.broker.start()
             self.port = self.broker.port
             self.ports = self.broker.ports
             client = self.paho()
