@@ -4,6 +4,8 @@
 //
 //   adapter threads --readings--> mapping::Engine --Outbox--> broker (in-process client)
 //   broker --"<topic>/set"--> mapping::CommandRouter --> Adapter::write --> ".../set/result"
+//
+// reload() swaps all of it for a new config's while the broker keeps serving its clients.
 #pragma once
 
 #include <condition_variable>
@@ -11,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,33 +35,36 @@ class Devices {
   Devices& operator=(const Devices&) = delete;
 
   // Publishes {gateway}/availability "online" (when there are devices), subscribes to the
-  // command topics and starts the adapters and the heartbeat timer. The broker may start running
-  // before or after.
+  // command topics and starts the adapters and the heartbeat timer. The broker may start
+  // running before or after.
   void start();
+  // Replaces the devices, points and mapping with those of `config` (already validated): the
+  // old adapters stop, the new ones start, and the retained values of points that are gone are
+  // cleared. Not from the broker's thread (it waits for adapter threads).
+  void reload(const config::Config& config);
   // Stops the adapters (joining their threads) and the timer.
   void stop();
 
-  size_t device_count() const;
-  // "2 of 3 devices online", for systemd's status line.
+  // "2 of 3 devices online", for systemd's status line. Any thread.
   std::string status() const;
 
  private:
   class BrokerOutbox;
-  class EngineSink;
+  struct Plane;
 
-  void write(std::string_view device, std::string_view point, const mapping::Value& value,
-             std::function<void(const mapping::WriteOutcome&)> done);
+  std::shared_ptr<Plane> make_plane(const config::Config& config);
+  std::shared_ptr<Plane> plane() const;
+  void start_plane(Plane& plane);
   void tick_heartbeats();
 
   broker::Broker& broker_;
   std::unique_ptr<BrokerOutbox> outbox_;
-  std::unique_ptr<mapping::Engine> engine_;
-  std::unique_ptr<EngineSink> sink_;
-  std::unique_ptr<mapping::CommandRouter> router_;
-  std::vector<std::unique_ptr<adapters::Adapter>> adapters_;
-  // device name -> its adapter
-  std::map<std::string, adapters::Adapter*, std::less<>> adapter_of_;
-  size_t device_count_ = 0;
+
+  mutable std::mutex plane_mutex_;  // guards plane_ (the pointer; a Plane is thread-safe)
+  std::shared_ptr<Plane> plane_;
+
+  std::mutex reload_mutex_;           // one start/reload/stop at a time
+  std::set<std::string> subscribed_;  // command topics the broker passes to us
 
   std::thread timer_;
   std::mutex timer_mutex_;

@@ -180,17 +180,93 @@ broker::Options broker_options(const config::Config& cfg) {
   return o;
 }
 
+// The [broker] and [gateway] settings a running broker cannot change: they take effect at the
+// next start.
+std::vector<std::string> settings_needing_restart(const config::Config& running,
+                                                  const config::Config& next) {
+  auto same_listener = [](const config::Listener& a, const config::Listener& b) {
+    return a.host == b.host && a.port == b.port && a.protocol == b.protocol &&
+           a.tls_cert == b.tls_cert && a.tls_key == b.tls_key && a.tls_ca == b.tls_ca &&
+           a.require_client_cert == b.require_client_cert &&
+           a.use_identity_as_username == b.use_identity_as_username;
+  };
+  const config::Broker& a = running.broker;
+  const config::Broker& b = next.broker;
+  std::vector<std::string> changed;
+  auto note = [&](bool differs, const char* key) {
+    if (differs) changed.push_back(key);
+  };
+  note(!std::equal(a.listeners.begin(), a.listeners.end(), b.listeners.begin(), b.listeners.end(),
+                   same_listener),
+       "[[broker.listener]]");
+  note(a.persistence != b.persistence, "broker.persistence");
+  note(a.durability != b.durability, "broker.durability");
+  note(running.gateway.state_dir != next.gateway.state_dir, "gateway.state_dir");
+  note(a.allow_anonymous != b.allow_anonymous, "broker.allow_anonymous");
+  note(a.password_file != b.password_file, "broker.password_file (the path)");
+  note(a.acl_file != b.acl_file, "broker.acl_file (the path)");
+  note(a.max_connections != b.max_connections, "broker.max_connections");
+  note(a.max_inflight_messages != b.max_inflight_messages, "broker.max_inflight_messages");
+  note(a.max_queued_messages != b.max_queued_messages, "broker.max_queued_messages");
+  note(a.max_packet_size != b.max_packet_size, "broker.max_packet_size");
+  note(a.max_keepalive_s != b.max_keepalive_s, "broker.max_keepalive_s");
+  note(a.sys_interval_s != b.sys_interval_s, "broker.sys_interval_s");
+  note(a.persistent_session_expiry_s != b.persistent_session_expiry_s,
+       "broker.persistent_session_expiry_s");
+  return changed;
+}
+
+// SIGHUP: the config file again. Devices, points and mapping are swapped while the broker keeps
+// its clients; users and ACL are re-read; a config with errors changes nothing.
+void reload_config(const std::string& file, config::Config& running, broker::Broker& broker,
+                   gateway::Devices& devices) {
+  log::info("gateway", "SIGHUP: reloading ", file);
+  config::Config next;
+  std::vector<std::string> errors;
+  try {
+    next = config::load(file);
+    for (const config::Diagnostic& d : config::unsupported_features(next))
+      errors.push_back(d.to_string());
+    std::vector<std::string> file_errors = check_named_files(next);
+    errors.insert(errors.end(), file_errors.begin(), file_errors.end());
+  } catch (const config::ConfigError& e) {
+    for (const config::Diagnostic& d : e.diagnostics())
+      errors.push_back(d.to_string());
+  }
+  if (!errors.empty()) {
+    for (const std::string& e : errors)
+      log::error("gateway", e);
+    log::error("gateway", file, ": ", errors.size(),
+               " error(s); the running configuration stays in force. Fix them, check with "
+               "`fieldgate check -c ",
+               file, "` and reload again");
+    return;
+  }
+  log::set_level(to_log_level(next.gateway.log_level));
+  broker.request_auth_reload();
+  devices.reload(next);
+  std::vector<std::string> later = settings_needing_restart(running, next);
+  if (!later.empty()) {
+    std::string keys;
+    for (const std::string& key : later)
+      keys += (keys.empty() ? "" : ", ") + key;
+    log::warn("gateway", "changed settings that take effect only at the next restart: ", keys,
+              " (systemctl restart fieldgate)");
+  }
+  running = std::move(next);
+  log::info("gateway",
+            "configuration reloaded: devices, points and mapping replaced, users and "
+            "ACL re-read");
+}
+
 // Signals are taken by one thread with sigwait(), so nothing runs in a signal handler.
-void handle_signals(const sigset_t& set, broker::Broker& broker) {
+void handle_signals(const sigset_t& set, const std::string& file, config::Config running,
+                    broker::Broker& broker, gateway::Devices& devices) {
   while (true) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      // Full config reload comes later; users and ACLs are re-read now, as Mosquitto does.
-      log::info("gateway",
-                "SIGHUP: re-reading the password and ACL files (other config "
-                "changes need a restart for now)");
-      broker.request_auth_reload();
+      reload_config(file, running, broker, devices);
       continue;
     }
     log::info("gateway", "received ", strsignal(sig), ", stopping");
@@ -274,7 +350,8 @@ int run_command(const std::vector<std::string>& args) {
   log::info("gateway", "fieldgate ", FIELDGATE_VERSION, " started as '", cfg.gateway.name,
             "' with ", file);
   sd_notify(0, "READY=1");
-  std::thread signal_thread(handle_signals, std::cref(signals), std::ref(*broker));
+  std::thread signal_thread(handle_signals, std::cref(signals), std::cref(file), cfg,
+                            std::ref(*broker), std::ref(devices));
   broker->run();
   signal_thread.join();
   devices.stop();
