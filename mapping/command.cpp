@@ -334,23 +334,27 @@ CommandRouter::CommandRouter(const std::vector<PointSettings>& points, WriteFunc
   }
 }
 
-bool CommandRouter::handle(std::string_view topic, std::string_view payload) {
+bool CommandRouter::handle(std::string_view topic, std::string_view payload,
+                           std::optional<ReplyTo> reply_to) {
   auto found = targets_.find(topic);
   if (found == targets_.end()) return false;
   const Target& target = found->second;
   if (!target.writable) {
-    publish_result(target, WriteOutcome{false, "point " + target.device + "/" + target.point +
-                                                   " is not writable"});
+    publish_result(
+        target, reply_to,
+        WriteOutcome{false, "point " + target.device + "/" + target.point + " is not writable"});
     return true;
   }
   ParsedCommand command = parse_command(payload);
   if (!command.ok()) {
-    publish_result(target, WriteOutcome{false, command.error});
+    publish_result(target, reply_to, WriteOutcome{false, command.error});
     return true;
   }
   // Targets live as long as the router; the result is published from the adapter's thread.
   write_(target.device, target.point, command.value,
-         [this, &target](const WriteOutcome& outcome) { publish_result(target, outcome); });
+         [this, &target, reply_to = std::move(reply_to)](const WriteOutcome& outcome) {
+           publish_result(target, reply_to, outcome);
+         });
   return true;
 }
 
@@ -362,8 +366,14 @@ std::vector<std::string> CommandRouter::command_topics() const {
   return topics;
 }
 
-void CommandRouter::publish_result(const Target& target, const WriteOutcome& outcome) {
-  results_.publish(target.result_topic, result_payload(outcome), target.qos, false);
+void CommandRouter::publish_result(const Target& target, const std::optional<ReplyTo>& reply_to,
+                                   const WriteOutcome& outcome) {
+  if (reply_to) {
+    results_.publish_reply(reply_to->topic, result_payload(outcome), target.qos,
+                           reply_to->correlation_data);
+  } else {
+    results_.publish(target.result_topic, result_payload(outcome), target.qos, false);
+  }
 }
 
 }  // namespace fieldgate::mapping

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,12 @@ struct WriteOutcome {
 // {"ok":true} or {"ok":false,"error":"..."}.
 std::string result_payload(const WriteOutcome& outcome);
 
+// Where an MQTT 5 command asked for its result: its response topic and correlation data.
+struct ReplyTo {
+  std::string topic;
+  std::optional<std::string> correlation_data;
+};
+
 // Routes command topics to writes and publishes their results.
 class CommandRouter {
  public:
@@ -60,8 +67,10 @@ class CommandRouter {
 
   // A message on `topic`. Returns false when `topic` is no point's "<topic>/set" (nothing is
   // published then); otherwise true, and the result is published: at once when the point is not
-  // writable or the payload is not a command, else when the write finished.
-  bool handle(std::string_view topic, std::string_view payload);
+  // writable or the payload is not a command, else when the write finished. The result goes to
+  // "<point topic>/set/result", or to `reply_to` when the command named a response topic.
+  bool handle(std::string_view topic, std::string_view payload,
+              std::optional<ReplyTo> reply_to = std::nullopt);
 
   // The "<point topic>/set" topic of every point, writable or not (a command to a point that
   // is not writable gets an error result).
@@ -76,7 +85,8 @@ class CommandRouter {
     bool writable = false;
   };
 
-  void publish_result(const Target& target, const WriteOutcome& outcome);
+  void publish_result(const Target& target, const std::optional<ReplyTo>& reply_to,
+                      const WriteOutcome& outcome);
 
   std::map<std::string, Target, std::less<>> targets_;  // by command topic
   WriteFunction write_;

@@ -41,6 +41,13 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual void publish(std::string topic, std::string payload, uint8_t qos, bool retain) = 0;
+  // An answer to an MQTT 5 request: not retained, with the request's correlation data (when it
+  // had any). Outboxes that cannot carry properties publish it plainly.
+  virtual void publish_reply(std::string topic, std::string payload, uint8_t qos,
+                             std::optional<std::string> correlation_data) {
+    (void)correlation_data;
+    publish(std::move(topic), std::move(payload), qos, false);
+  }
 };
 
 // Everything the mapping needs to know about one point: [mapping] with the point's overrides

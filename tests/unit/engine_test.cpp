@@ -36,6 +36,17 @@ class RecordingOutbox : public Outbox {
     std::lock_guard lock(mutex_);
     messages_.push_back(Message{std::move(topic), std::move(payload), qos, retain});
   }
+  void publish_reply(std::string topic, std::string payload, uint8_t qos,
+                     std::optional<std::string> correlation_data) override {
+    std::lock_guard lock(mutex_);
+    messages_.push_back(Message{std::move(topic), std::move(payload), qos, false});
+    correlation_.push_back(std::move(correlation_data));
+  }
+  // The correlation data of every reply so far.
+  std::vector<std::optional<std::string>> correlation() {
+    std::lock_guard lock(mutex_);
+    return correlation_;
+  }
   // The messages published since the last take().
   std::vector<Message> take() {
     std::lock_guard lock(mutex_);
@@ -51,6 +62,7 @@ class RecordingOutbox : public Outbox {
  private:
   std::mutex mutex_;
   std::vector<Message> messages_;
+  std::vector<std::optional<std::string>> correlation_;
 };
 
 struct FakeClock {
@@ -465,6 +477,20 @@ TEST_F(RouterTest, WritesAndPublishesTheResult) {
   writes_[0].done(WriteOutcome{true, ""});
   EXPECT_EQ(out_.take(),
             (std::vector<Message>{{"gw/dev/sp/set/result", R"({"ok":true})", 1, false}}));
+}
+
+TEST_F(RouterTest, AnMqtt5RequestGetsItsResultOnItsResponseTopic) {
+  router_.handle("gw/dev/sp/set", "21", ReplyTo{"app/replies/7", std::string("\x01\x02", 2)});
+  ASSERT_EQ(writes_.size(), 1u);
+  writes_[0].done(WriteOutcome{true, ""});
+  router_.handle("gw/dev/temp/set", "1", ReplyTo{"app/replies/8", std::nullopt});
+  EXPECT_EQ(out_.take(),
+            (std::vector<Message>{
+                {"app/replies/7", R"({"ok":true})", 1, false},
+                {"app/replies/8", R"({"ok":false,"error":"point dev/temp is not writable"})", 0,
+                 false}}));
+  EXPECT_EQ(out_.correlation(),
+            (std::vector<std::optional<std::string>>{std::string("\x01\x02", 2), std::nullopt}));
 }
 
 TEST_F(RouterTest, PassesTheAdaptersErrorThrough) {
