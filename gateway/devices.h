@@ -31,7 +31,8 @@ class Devices {
   Devices& operator=(const Devices&) = delete;
 
   // Publishes {gateway}/availability "online" (when there are devices), subscribes to the
-  // command topics and starts the adapters and the heartbeat timer. The broker may start running before or after.
+  // command topics and starts the adapters and the heartbeat timer. The broker may start running
+  // before or after.
   void start();
   // Stops the adapters (joining their threads) and the timer.
   void stop();
