@@ -111,8 +111,13 @@ class Line {
       : endpoint_(std::move(endpoint)) {
     for (config::ModbusDevice& d : devices) {
       auto device = std::make_unique<Device>();
-      for (const config::ModbusPoint& p : d.points)
+      // Where each key stood in the file only matters to config errors; with thousands of
+      // points these maps cost megabytes (4.5 MB of RSS for 10,000 points, bench/modbus).
+      d.keys = {};
+      for (config::ModbusPoint& p : d.points) {
+        p.keys = {};
         device->encodings.push_back(encoding_of(p));
+      }
       device->plan = plan_reads(d);
       device->config = std::move(d);
       devices_.push_back(std::move(device));

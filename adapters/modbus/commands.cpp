@@ -52,9 +52,16 @@ OPTIONS:
   --timeout-ms T    how long to wait for an answer (default 1000)
 )";
 
-constexpr const char* kSimulateUsage = R"(usage: fieldgate simulate modbus [--listen HOST:PORT]
+constexpr const char* kSimulateUsage =
+    R"(usage: fieldgate simulate modbus [--listen HOST:PORT] [--registers N]
 
-serves changing demo values over Modbus TCP (default 127.0.0.1:5020) until SIGINT or SIGTERM.
+serves changing demo values over Modbus TCP (default 127.0.0.1:5020) until SIGINT or SIGTERM,
+then prints how many requests it served.
+OPTIONS:
+  --listen HOST:PORT  where to listen (default 127.0.0.1:5020)
+  --registers N       also serve N holding registers at addresses 1000..1000+N-1, zero at
+                      start, readable and writable by any client (for load tests; N up to
+                      64536, default 0)
 )";
 
 int usage(const char* text, const std::string& message) {
@@ -450,6 +457,10 @@ constexpr uint16_t kDoor = 0;     // discrete 0
 constexpr uint16_t kEnergy = 0;   // input 0-1, uint32 CDAB
 constexpr uint16_t kOutdoor = 2;  // input 2, int16, scale 0.1
 constexpr uint32_t kEnergyStart = 100000;
+// The --registers block for load tests: holding registers from this wire address on, far
+// enough from the demo's that a client reading one never touches the other.
+constexpr uint32_t kLoadStart = 1000;
+constexpr uint32_t kMaxLoadRegisters = 65536 - kLoadStart;
 
 constexpr const char* kServes = R"(  table     address  type     order  name         notes
   holding   0-1      float32  ABCD   temperature  °C, oscillates slowly around 21.5
@@ -460,12 +471,15 @@ constexpr const char* kServes = R"(  table     address  type     order  name    
   discrete  0        bool            door_closed  toggles every 30 s
   input     0-1      uint32   CDAB   energy       Wh, counts up by 7 every second
   input     2        int16           outdoor      scale 0.1 (°C), oscillates around 4.0
-  writes to anything else are refused with Modbus exception 2 (illegal data address)
 )";
+constexpr const char* kRefused =
+    "  writes to anything else are refused with Modbus exception 2 (illegal data address)\n";
 
 class Simulator {
  public:
-  explicit Simulator(modbus_mapping_t* m) : m_(m), start_(std::chrono::steady_clock::now()) {
+  // `load` (may be null) holds the --registers block.
+  Simulator(modbus_mapping_t* m, modbus_mapping_t* load)
+      : m_(m), load_(load), start_(std::chrono::steady_clock::now()) {
     m_->tab_registers[kSetpoint] = 215;
     Encoding e;
     e.type = ValueType::String;
@@ -499,12 +513,21 @@ class Simulator {
   void handle(modbus_t* ctx, const uint8_t* req, int length) {
     int h = modbus_get_header_length(ctx);
     if (length < h + 1) return;
+    ++served_;
     uint8_t function = req[h];
     auto word_at = [&](int offset) -> int {
       if (length < h + offset + 2) return -1;
       return (req[h + offset] << 8) | req[h + offset + 1];
     };
     int address = word_at(1);
+    if (for_load_block(function, word_at)) {
+      // Load-test registers: anyone may read and write them, and writes are not logged (a
+      // load test makes many).
+      if (modbus_reply(ctx, req, length, load_) == -1) {
+        log::debug("simulate", "reply failed: ", error_text(errno));
+      }
+      return;
+    }
     bool is_write = false;
     bool allowed = false;
     std::string target;
@@ -560,12 +583,40 @@ class Simulator {
     update();
   }
 
+  uint64_t served() const { return served_; }
+
  private:
+  // Whether a request touches holding registers in the --registers block only. Requests that
+  // reach outside it go the demo's way (reads answered with exception 2, writes refused and
+  // logged).
+  template <typename WordAt>
+  bool for_load_block(uint8_t function, WordAt word_at) const {
+    if (load_ == nullptr) return false;
+    auto inside = [&](int address, int count) {
+      return address >= static_cast<int>(kLoadStart) && count >= 1 &&
+             address + count <= load_->start_registers + load_->nb_registers;
+    };
+    switch (function) {
+      case 0x03:  // read holding registers
+      case 0x10:  // write multiple registers
+        return inside(word_at(1), word_at(3));
+      case 0x06:  // write single register
+      case 0x16:  // mask write register
+        return inside(word_at(1), 1);
+      case 0x17:  // read/write multiple registers
+        return inside(word_at(1), word_at(3)) && inside(word_at(5), word_at(7));
+      default:
+        return false;
+    }
+  }
+
   modbus_mapping_t* m_;
+  modbus_mapping_t* load_;
   std::chrono::steady_clock::time_point start_;
+  uint64_t served_ = 0;
 };
 
-int run_simulate(const std::string& host, const std::string& port) {
+int run_simulate(const std::string& host, const std::string& port, uint32_t load_registers) {
   Context ctx(modbus_new_tcp_pi(host.c_str(), port.c_str()));
   if (!ctx) {
     std::cerr << "fieldgate: cannot set up a Modbus TCP server on " << host << ":" << port << ": "
@@ -577,6 +628,16 @@ int run_simulate(const std::string& host, const std::string& port) {
     std::cerr << "fieldgate: cannot allocate the register tables: " << error_text(errno) << "\n";
     return kExitRuntime;
   }
+  std::unique_ptr<modbus_mapping_t, MappingDeleter> load;
+  if (load_registers > 0) {
+    load.reset(modbus_mapping_new_start_address(0, 0, 0, 0, kLoadStart,
+                                                static_cast<int>(load_registers), 0, 0));
+    if (!load) {
+      std::cerr << "fieldgate: cannot allocate " << load_registers
+                << " load-test registers: " << error_text(errno) << "\n";
+      return kExitRuntime;
+    }
+  }
   StopSignals signals;
   int server = modbus_tcp_pi_listen(ctx.get(), 16);
   if (server == -1) {
@@ -584,11 +645,17 @@ int run_simulate(const std::string& host, const std::string& port) {
               << " (is another server using that port?)\n";
     return kExitRuntime;
   }
-  Simulator sim(mapping.get());
+  Simulator sim(mapping.get(), load.get());
   std::cout << "fieldgate simulate modbus: Modbus TCP server on " << host << ":" << port
             << " (any unit id); serving:\n"
-            << kServes << "SIGINT (Ctrl-C) or SIGTERM stops it.\n"
-            << std::flush;
+            << kServes;
+  if (load) {
+    std::string range =
+        std::to_string(kLoadStart) + "-" + std::to_string(kLoadStart + load_registers - 1);
+    std::cout << "  holding   " << pad(range, 8) << " uint16          load         "
+              << load_registers << " registers for load tests: zero at start, writable\n";
+  }
+  std::cout << kRefused << "SIGINT (Ctrl-C) or SIGTERM stops it.\n" << std::flush;
 
   std::vector<pollfd> fds{{server, POLLIN, 0}};
   uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
@@ -636,7 +703,8 @@ int run_simulate(const std::string& host, const std::string& port) {
     close(p.fd);
   modbus_set_socket(ctx.get(), -1);
   std::cout << "fieldgate simulate modbus: stopped ("
-            << (g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << ")\n"
+            << (g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM") << "); served " << sim.served()
+            << " requests\n"
             << std::flush;
   return kExitOk;
 }
@@ -708,20 +776,36 @@ int probe_command(const std::vector<std::string>& args) {
 
 int simulate_command(const std::vector<std::string>& args) {
   std::string listen = "127.0.0.1:5020";
+  uint32_t registers = 0;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+    std::string arg = args[i];
     if (arg == "-h" || arg == "--help") {
       std::cout << kSimulateUsage;
       return kExitOk;
     }
-    if (arg == "--listen" && i + 1 < args.size()) {
-      listen = args[++i];
-    } else if (arg.starts_with("--listen=")) {
-      listen = arg.substr(9);
-    } else if (arg == "--listen") {
-      return usage(kSimulateUsage, "option --listen needs HOST:PORT");
+    if (!arg.starts_with("--")) return usage(kSimulateUsage, "unexpected argument '" + arg + "'");
+    std::string value;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (arg == "--listen" || arg == "--registers") {
+      if (i + 1 >= args.size()) {
+        return usage(kSimulateUsage,
+                     "option " + arg + " needs " + (arg == "--listen" ? "HOST:PORT" : "a number"));
+      }
+      value = args[++i];
+    }
+    if (arg == "--listen") {
+      listen = value;
+    } else if (arg == "--registers") {
+      if (!parse_int(value, registers) || registers > kMaxLoadRegisters) {
+        return usage(kSimulateUsage, "bad --registers '" + value + "': expected 0.." +
+                                         std::to_string(kMaxLoadRegisters) +
+                                         " (the block starts at address " +
+                                         std::to_string(kLoadStart) + " and ends by 65535)");
+      }
     } else {
-      return usage(kSimulateUsage, "unexpected argument '" + arg + "'");
+      return usage(kSimulateUsage, "unknown option '" + arg + "'");
     }
   }
   std::string host;
@@ -730,7 +814,7 @@ int simulate_command(const std::vector<std::string>& args) {
     return usage(kSimulateUsage,
                  "bad --listen '" + listen + "': expected HOST:PORT with PORT 1..65535");
   }
-  return run_simulate(host, port);
+  return run_simulate(host, port, registers);
 }
 
 }  // namespace fieldgate::modbus

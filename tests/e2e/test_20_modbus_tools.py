@@ -289,6 +289,94 @@ class SimulatorTest(unittest.TestCase):
         self.assertIn(b"cannot listen on 127.0.0.1:%d" % self.port, r.stderr)
 
 
+@FIELDGATE_ONLY
+class SimulatorLoadRegistersTest(unittest.TestCase):
+    """`--registers N`: a block of N holding registers at 1000.. for load tests, beside the
+    unchanged demo registers, and the count of served requests printed at the stop."""
+
+    def start(self, *extra):
+        port = harness.free_port()
+        sim = Process([fieldgate_binary(), "simulate", "modbus", "--listen",
+                       "127.0.0.1:%d" % port] + list(extra))
+        self.addCleanup(lambda: sim.proc.poll() is None and sim.stop(signal.SIGKILL))
+        wait_port(port, sim.proc, "fieldgate simulate modbus")
+        return sim, port
+
+    def test_block_is_readable_and_writable_and_requests_are_counted(self):
+        sim, port = self.start("--registers", "50")
+        out = sim.wait_output(r"stops it", stream="stdout")
+        self.assertRegex(out, r"holding\s+1000-1049\s+uint16\s+load\s+50 registers")
+        client = modbus_client(port)
+        self.addCleanup(client.close)
+        requests = 0
+
+        def call(method, *args):
+            nonlocal requests
+            requests += 1
+            return getattr(client, method)(*args, slave=1)
+
+        r = call("read_holding_registers", 1000, 50)
+        self.assertFalse(r.isError(), r)
+        self.assertEqual(r.registers, [0] * 50)
+        self.assertFalse(call("write_register", 1010, 1234).isError())
+        self.assertFalse(call("write_registers", 1048, [0xFFFF, 7]).isError())
+        r = call("read_holding_registers", 1008, 4)
+        self.assertEqual(r.registers, [0, 0, 1234, 0])
+        self.assertEqual(call("read_holding_registers", 1048, 2).registers, [0xFFFF, 7])
+        # Past the block's end, and between the demo registers and the block: exception 2.
+        for method, args in [("read_holding_registers", (1049, 2)),
+                             ("write_register", (1050, 1)),
+                             ("read_holding_registers", (500, 1))]:
+            r = call(method, *args)
+            self.assertTrue(r.isError(), (method, args, r))
+            self.assertEqual(getattr(r, "exception_code", None), 2, (method, args))
+        # The demo registers are as without the option: the setpoint, the name.
+        self.assertEqual(call("read_holding_registers", 2, 1).registers, [215])
+        self.assertEqual(call("read_input_registers", 0, 2).registers[1], 1)  # 100000 + 7t
+        self.assertEqual(sim.stop(signal.SIGTERM), 0, sim.stderr())
+        self.assertIn("stopped (SIGTERM); served %d requests" % requests, sim.stdout())
+        # Writes to the block are not logged one by one; the refused one is.
+        self.assertNotIn("write:", sim.stderr())
+        self.assertIn("refused a write to holding 1050", sim.stderr())
+
+    def test_largest_block_ends_at_65535(self):
+        sim, port = self.start("--registers=64536")
+        client = modbus_client(port)
+        self.addCleanup(client.close)
+        self.assertFalse(client.write_register(65535, 9, slave=1).isError())
+        self.assertEqual(client.read_holding_registers(65411, 125, slave=1).registers[-1], 9)
+        self.assertEqual(sim.stop(signal.SIGINT), 0, sim.stderr())
+        self.assertIn("stopped (SIGINT); served 2 requests", sim.stdout())
+
+    def test_without_the_option_nothing_is_served_at_1000(self):
+        sim, port = self.start()
+        self.assertNotIn("load", sim.wait_output(r"stops it", stream="stdout"))
+        client = modbus_client(port)
+        self.addCleanup(client.close)
+        r = client.write_register(1000, 1, slave=1)
+        self.assertEqual(getattr(r, "exception_code", None), 2, r)
+        self.assertEqual(sim.stop(signal.SIGTERM), 0, sim.stderr())
+        self.assertIn("served 1 requests", sim.stdout())
+
+    def test_bad_registers_option(self):
+        for args, text in [(["--registers", "64537"], "bad --registers '64537': expected 0..64536"),
+                           (["--registers=ten"], "bad --registers 'ten'"),
+                           (["--registers"], "option --registers needs a number"),
+                           (["--frobnicate"], "unknown option '--frobnicate'"),
+                           (["extra"], "unexpected argument 'extra'")]:
+            r = subprocess.run([fieldgate_binary(), "simulate", "modbus"] + args,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 1, args)
+            err = r.stderr.decode()
+            self.assertIn(text, err, args)
+            self.assertIn("usage: fieldgate simulate modbus", err)
+        r = subprocess.run([fieldgate_binary(), "simulate", "modbus", "--help"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"--registers N", r.stdout)
+
+
 # A pymodbus server with known values (register values as SPEC.md lays them out).
 PYMODBUS_SERVER = textwrap.dedent("""\
     import sys
