@@ -14,17 +14,23 @@ namespace fieldgate::config {
 // ---- KeyPositions, Diagnostic, ConfigError, Diagnostics -----------------------------------
 
 void KeyPositions::set(std::string_view key, SourcePos pos) {
-  positions_.insert_or_assign(std::string(key), pos);
+  for (auto& [name, position] : positions_) {
+    if (name == key) {
+      position = pos;
+      return;
+    }
+  }
+  positions_.emplace_back(std::string(key), pos);
 }
 
 bool KeyPositions::has(std::string_view key) const {
-  return positions_.find(key) != positions_.end();
+  return at(key).has_value();
 }
 
 std::optional<SourcePos> KeyPositions::at(std::string_view key) const {
-  auto found = positions_.find(key);
-  if (found == positions_.end()) return std::nullopt;
-  return found->second;
+  for (const auto& [name, position] : positions_)
+    if (name == key) return position;
+  return std::nullopt;
 }
 
 std::string Diagnostic::to_string() const {

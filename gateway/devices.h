@@ -29,7 +29,7 @@ namespace fieldgate::gateway {
 class Devices {
  public:
   // Builds the adapters for `config`; nothing runs until start(). `broker` must outlive this.
-  Devices(const config::Config& config, broker::Broker& broker);
+  Devices(config::Config config, broker::Broker& broker);
   ~Devices();
   Devices(const Devices&) = delete;
   Devices& operator=(const Devices&) = delete;
@@ -41,7 +41,7 @@ class Devices {
   // Replaces the devices, points and mapping with those of `config` (already validated): the
   // old adapters stop, the new ones start, and the retained values of points that are gone are
   // cleared. Not from the broker's thread (it waits for adapter threads).
-  void reload(const config::Config& config);
+  void reload(config::Config config);
   // Stops the adapters (joining their threads) and the timer.
   void stop();
 
@@ -52,7 +52,7 @@ class Devices {
   class BrokerOutbox;
   struct Plane;
 
-  std::shared_ptr<Plane> make_plane(const config::Config& config);
+  std::shared_ptr<Plane> make_plane(config::Config config);
   std::shared_ptr<Plane> plane() const;
   void start_plane(Plane& plane);
   void tick_heartbeats();
@@ -64,7 +64,7 @@ class Devices {
   std::shared_ptr<Plane> plane_;
 
   std::mutex reload_mutex_;           // one start/reload/stop at a time
-  std::set<std::string> subscribed_;  // command topics the broker passes to us
+  std::set<std::string> subscribed_;  // filters of command topics the broker passes to us
 
   std::thread timer_;
   std::mutex timer_mutex_;

@@ -326,11 +326,9 @@ CommandRouter::CommandRouter(const std::vector<PointSettings>& points, WriteFunc
                              Outbox& results)
     : write_(std::move(write)), results_(results) {
   for (const PointSettings& p : points) {
-    targets_.insert_or_assign(p.topic + "/set", Target{.device = p.device,
-                                                       .point = p.point,
-                                                       .result_topic = p.topic + "/set/result",
-                                                       .qos = p.qos,
-                                                       .writable = p.writable});
+    targets_.insert_or_assign(
+        p.topic + "/set",
+        Target{.device = p.device, .point = p.point, .qos = p.qos, .writable = p.writable});
   }
 }
 
@@ -338,23 +336,25 @@ bool CommandRouter::handle(std::string_view topic, std::string_view payload,
                            std::optional<ReplyTo> reply_to) {
   auto found = targets_.find(topic);
   if (found == targets_.end()) return false;
+  const std::string& command_topic = found->first;
   const Target& target = found->second;
   if (!target.writable) {
     publish_result(
-        target, reply_to,
+        command_topic, target, reply_to,
         WriteOutcome{false, "point " + target.device + "/" + target.point + " is not writable"});
     return true;
   }
   ParsedCommand command = parse_command(payload);
   if (!command.ok()) {
-    publish_result(target, reply_to, WriteOutcome{false, command.error});
+    publish_result(command_topic, target, reply_to, WriteOutcome{false, command.error});
     return true;
   }
   // Targets live as long as the router; the result is published from the adapter's thread.
-  write_(target.device, target.point, command.value,
-         [this, &target, reply_to = std::move(reply_to)](const WriteOutcome& outcome) {
-           publish_result(target, reply_to, outcome);
-         });
+  write_(
+      target.device, target.point, command.value,
+      [this, &command_topic, &target, reply_to = std::move(reply_to)](const WriteOutcome& outcome) {
+        publish_result(command_topic, target, reply_to, outcome);
+      });
   return true;
 }
 
@@ -366,13 +366,14 @@ std::vector<std::string> CommandRouter::command_topics() const {
   return topics;
 }
 
-void CommandRouter::publish_result(const Target& target, const std::optional<ReplyTo>& reply_to,
+void CommandRouter::publish_result(const std::string& command_topic, const Target& target,
+                                   const std::optional<ReplyTo>& reply_to,
                                    const WriteOutcome& outcome) {
   if (reply_to) {
     results_.publish_reply(reply_to->topic, result_payload(outcome), target.qos,
                            reply_to->correlation_data);
   } else {
-    results_.publish(target.result_topic, result_payload(outcome), target.qos, false);
+    results_.publish(command_topic + "/result", result_payload(outcome), target.qos, false);
   }
 }
 

@@ -80,13 +80,13 @@ class CommandRouter {
   struct Target {
     std::string device;
     std::string point;
-    std::string result_topic;
     uint8_t qos = 0;
     bool writable = false;
   };
 
-  void publish_result(const Target& target, const std::optional<ReplyTo>& reply_to,
-                      const WriteOutcome& outcome);
+  // The result goes to reply_to, or else to command_topic + "/result".
+  void publish_result(const std::string& command_topic, const Target& target,
+                      const std::optional<ReplyTo>& reply_to, const WriteOutcome& outcome);
 
   std::map<std::string, Target, std::less<>> targets_;  // by command topic
   WriteFunction write_;

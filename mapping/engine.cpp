@@ -101,6 +101,7 @@ Engine::Engine(std::string gateway, std::vector<PointSettings> points, Outbox& o
   points_.reserve(points.size());
   for (PointSettings& settings : points) {
     index_[settings.device][settings.point] = points_.size();
+    any_heartbeat_ = any_heartbeat_ || settings.heartbeat_s > 0;
     points_.push_back(PointState{.settings = std::move(settings)});
   }
 }
@@ -141,7 +142,7 @@ void Engine::on_reading(std::string_view device, std::string_view point, const R
     return;
   }
   bool publish_now = worth_publishing(state->settings, state->published, next);
-  state->latest = next;
+  if (state->settings.heartbeat_s > 0) state->latest = next;  // only the heartbeat needs it
   if (publish_now) publish(*state, next, now_());
 }
 
@@ -155,6 +156,7 @@ void Engine::on_availability(std::string_view device, bool online) {
 }
 
 void Engine::tick(Clock::time_point now) {
+  if (!any_heartbeat_) return;
   std::lock_guard lock(mutex_);
   for (PointState& state : points_) {
     uint32_t heartbeat_s = state.settings.heartbeat_s;

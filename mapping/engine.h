@@ -109,7 +109,7 @@ class Engine {
  private:
   struct PointState {
     PointSettings settings;
-    std::optional<Reading> latest;     // the last reading received
+    std::optional<Reading> latest;     // the last reading received (heartbeat points only)
     std::optional<Reading> published;  // the last reading published
     Clock::time_point published_at{};
   };
@@ -122,6 +122,7 @@ class Engine {
   const std::string gateway_;
   Outbox& outbox_;
   const NowFunction now_;
+  bool any_heartbeat_ = false;  // set in the constructor only
 
   mutable std::mutex mutex_;  // guards everything below
   std::vector<PointState> points_;

@@ -84,11 +84,22 @@ char parity_letter(config::Parity parity) {
 
 }  // namespace
 
+// What the adapter keeps of a point: a fifth of a config::ModbusPoint (which keeps its
+// topic, unit and file positions for the mapping and for error messages).
+struct Point {
+  std::string name;
+  ModbusTable table = ModbusTable::Holding;
+  uint16_t address = 0;  // on the wire
+  uint16_t count = 1;    // registers, or bits
+  bool writable = false;
+  Encoding encoding;
+};
+
 // One device on a line, owned and touched only by the line's thread (after start()).
 struct Device {
-  config::ModbusDevice config;
-  std::vector<Encoding> encodings;  // per point
-  std::vector<ReadRequest> plan;    // split further when the device refuses a batch
+  config::ModbusDevice config;  // without its points
+  std::vector<Point> points;
+  std::vector<ReadRequest> plan;  // split further when the device refuses a batch
   Clock::time_point next_poll{};
   unsigned failures = 0;       // polls in a row the device did not answer
   std::optional<bool> online;  // unknown until the first poll
@@ -111,14 +122,14 @@ class Line {
       : endpoint_(std::move(endpoint)) {
     for (config::ModbusDevice& d : devices) {
       auto device = std::make_unique<Device>();
-      // Where each key stood in the file only matters to config errors; with thousands of
-      // points these maps cost megabytes (4.5 MB of RSS for 10,000 points, bench/modbus).
-      d.keys = {};
-      for (config::ModbusPoint& p : d.points) {
-        p.keys = {};
-        device->encodings.push_back(encoding_of(p));
-      }
       device->plan = plan_reads(d);
+      device->points.reserve(d.points.size());
+      for (config::ModbusPoint& p : d.points) {
+        device->points.push_back(Point{std::move(p.name), p.table, p.wire_address,
+                                       p.register_count(), p.writable, encoding_of(p)});
+      }
+      d.points = {};
+      d.keys = {};
       device->config = std::move(d);
       devices_.push_back(std::move(device));
     }
@@ -367,7 +378,7 @@ class Line {
     int64_t ts = now_ms();
     std::vector<uint16_t> registers;
     std::vector<uint8_t> bits;
-    std::vector<bool> served(d.config.points.size(), false);
+    std::vector<bool> served(d.points.size(), false);
     for (size_t i = 0; i < d.plan.size(); ++i) {
       const ReadRequest request = d.plan[i];
       int err = read(request, retries, registers, bits);
@@ -404,7 +415,7 @@ class Line {
       mapping::Reading bad{std::monostate{}, ts, mapping::Quality::Bad, error_text(err)};
       for (const ServedPoint& sp : request.points) {
         served[sp.point] = true;
-        sink_->on_reading(d.config.name, d.config.points[sp.point].name, bad);
+        sink_->on_reading(d.config.name, d.points[sp.point].name, bad);
       }
     }
     if (!answered) {
@@ -414,7 +425,7 @@ class Line {
     if (!failure.empty()) {  // answered some requests, then stopped: those points are bad
       mapping::Reading bad{std::monostate{}, ts, mapping::Quality::Bad, failure};
       for (size_t p = 0; p < served.size(); ++p)
-        if (!served[p]) sink_->on_reading(d.config.name, d.config.points[p].name, bad);
+        if (!served[p]) sink_->on_reading(d.config.name, d.points[p].name, bad);
     }
     device_up(d);
     // A fixed rate, unless the device fell behind by a whole period.
@@ -427,14 +438,14 @@ class Line {
   void deliver(const Device& d, const ServedPoint& sp, ModbusTable table,
                const std::vector<uint16_t>& registers, const std::vector<uint8_t>& bits,
                int64_t ts) {
-    const std::string& point = d.config.points[sp.point].name;
+    const std::string& point = d.points[sp.point].name;
     mapping::Reading reading;
     reading.ts_ms = ts;
     if (is_bit_table(table)) {
       reading.value = decode_bit(bits[sp.offset]);
     } else {
       Result<mapping::Value> value = decode_registers(
-          std::span(registers).subspan(sp.offset, sp.count), d.encodings[sp.point]);
+          std::span(registers).subspan(sp.offset, sp.count), d.points[sp.point].encoding);
       if (value) {
         reading.value = std::move(value.value());
       } else {
@@ -470,7 +481,7 @@ class Line {
   // Every point of `d` bad with `reason`, and the device offline.
   void report_down(Device& d, const std::string& reason) {
     mapping::Reading bad{std::monostate{}, now_ms(), mapping::Quality::Bad, reason};
-    for (const config::ModbusPoint& p : d.config.points)
+    for (const Point& p : d.points)
       sink_->on_reading(d.config.name, p.name, bad);
     if (d.online != false) sink_->on_availability(d.config.name, false);
     d.online = false;
@@ -485,7 +496,7 @@ class Line {
       return;
     }
     Device& d = *job.device;
-    const config::ModbusPoint& p = d.config.points[job.point];
+    const Point& p = d.points[job.point];
     select(d);
     int err = 0;
     for (unsigned attempt = 0; attempt <= d.config.retries; ++attempt) {
@@ -507,17 +518,17 @@ class Line {
 
   // 0 or the errno of the failure.
   int write_once(Device& d, WriteJob& job) {
-    const config::ModbusPoint& p = d.config.points[job.point];
-    const int address = p.wire_address;
+    const Point& p = d.points[job.point];
+    const int address = p.address;
     requests_.fetch_add(1, std::memory_order_relaxed);
     if (p.table == ModbusTable::Coil) {
       return modbus_write_bit(context_.get(), address, job.coil ? 1 : 0) == 1 ? 0 : errno;
     }
-    if (p.bit) {  // read, change the one bit, write back: the other bits stay as they are
+    if (p.encoding.bit) {  // read, change the one bit, write back: the other bits stay as they are
       uint16_t current = 0;
       if (modbus_read_registers(context_.get(), address, 1, &current) != 1) return errno;
       requests_.fetch_add(1, std::memory_order_relaxed);
-      Result<uint16_t> next = encode_register_bit(job.value, *p.bit, current);
+      Result<uint16_t> next = encode_register_bit(job.value, *p.encoding.bit, current);
       if (!next) return EINVAL;  // checked in write(); cannot happen
       return modbus_write_register(context_.get(), address, next.value()) == 1 ? 0 : errno;
     }
@@ -532,8 +543,8 @@ class Line {
 
   // Reads the point just written, so its topic shows what the device holds now.
   void read_back(Device& d, size_t point) {
-    const config::ModbusPoint& p = d.config.points[point];
-    ReadRequest request{p.table, p.wire_address, p.register_count(), {{point, 0, 0}}};
+    const Point& p = d.points[point];
+    ReadRequest request{p.table, p.address, p.count, {{point, 0, 0}}};
     request.points[0].count = request.count;
     std::vector<uint16_t> registers;
     std::vector<uint8_t> bits;
@@ -610,15 +621,15 @@ void ModbusAdapter::write(std::string_view device, std::string_view point,
   Line* line = found->second;
   Device* d = line->find(device);
   // The config (immutable after construction) is safe to read from here.
-  const auto& points = d->config.points;
-  auto it = std::find_if(points.begin(), points.end(),
-                         [&](const config::ModbusPoint& p) { return p.name == point; });
+  const auto& points = d->points;
+  auto it =
+      std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.name == point; });
   if (it == points.end()) {
     done({false,
           "device '" + std::string(device) + "' has no point named '" + std::string(point) + "'"});
     return;
   }
-  const config::ModbusPoint& p = *it;
+  const Point& p = *it;
   if (!p.writable) {
     done({false, "point is not writable (set writable = true in the config to allow commands)"});
     return;
@@ -631,11 +642,11 @@ void ModbusAdapter::write(std::string_view device, std::string_view point,
     Result<bool> state = encode_bit(value);
     if (!state) return done({false, state.error()});
     job.coil = state.value();
-  } else if (p.bit) {
-    Result<uint16_t> check = encode_register_bit(value, *p.bit, 0);
+  } else if (p.encoding.bit) {
+    Result<uint16_t> check = encode_register_bit(value, *p.encoding.bit, 0);
     if (!check) return done({false, check.error()});
   } else {
-    Result<std::vector<uint16_t>> registers = encode_registers(value, encoding_of(p));
+    Result<std::vector<uint16_t>> registers = encode_registers(value, p.encoding);
     if (!registers) return done({false, registers.error()});
     job.registers = std::move(registers.value());
   }
