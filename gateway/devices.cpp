@@ -3,6 +3,7 @@
 #include <chrono>
 #include <utility>
 
+#include "adapters/gpio/adapter.h"
 #include "adapters/modbus/adapter.h"
 #include "common/log.h"
 
@@ -38,6 +39,12 @@ struct Devices::Plane final : adapters::ReadingSink {
       for (const config::ModbusDevice& d : config.modbus)
         adapter_of[d.name] = modbus.get();
       adapters.push_back(std::move(modbus));
+    }
+    if (!config.gpio.empty()) {
+      auto gpio = std::make_unique<gpio::GpioAdapter>(config.gpio);
+      for (const config::GpioChip& c : config.gpio)
+        adapter_of[c.name] = gpio.get();
+      adapters.push_back(std::move(gpio));
     }
   }
   ~Plane() override { stop(); }
