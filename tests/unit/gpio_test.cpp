@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -423,6 +424,24 @@ TEST_F(GpioTest, CommandsFromTheMappingReachTheLine) {
   EXPECT_TRUE(outbox.wait_for("gw/panel/led/set/result",
                               R"({"ok":false,"error":"point panel/led is not writable"})"));
   adapter.stop();
+}
+
+// examples/raspberry-pi-gpio.toml on a simulated Pi: a press (with bounce) and the relay.
+TEST_F(GpioTest, TheRaspberryPiExampleRuns) {
+  const auto example = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
+                       "examples" / "raspberry-pi-gpio.toml";
+  fieldgate::config::Config config = fieldgate::config::load(example);
+  ASSERT_EQ(config.gpio.size(), 1u);
+  adapter_ = std::make_unique<GpioAdapter>(config.gpio, backend_);
+  adapter_->start(sink_);
+  sink_.wait_value("panel/button", false);
+  sink_.wait_value("panel/relay", false);
+  EXPECT_EQ(backend_->output_level("gpiochip0", 27), true);  // active low: off is high
+  for (bool level : {false, true, false})
+    backend_->drive("gpiochip0", 17, level);
+  sink_.wait_value("panel/button", true);
+  EXPECT_TRUE(write("panel", "relay", Value{true}).ok);
+  EXPECT_EQ(backend_->output_level("gpiochip0", 27), false);
 }
 
 TEST(GpioLevel, CommandValues) {
