@@ -65,7 +65,8 @@ struct LineState {
   const config::GpioPoint* config = nullptr;
   bool requested = false;
   std::string error;  // why the line could not be requested (reported as the point's error)
-  std::optional<Clock::time_point> settle_at;  // debouncing: read and publish then
+  std::optional<Clock::time_point> settle_at;  // debouncing: publish then
+  bool pending = false;                        // the level the last edge reached
 };
 
 struct WriteJob {
@@ -79,7 +80,7 @@ class ChipWorker {
   ChipWorker(config::GpioChip config, std::shared_ptr<Backend> backend)
       : config_(std::move(config)), backend_(std::move(backend)) {
     for (const config::GpioPoint& p : config_.points)
-      lines_.push_back({&p, false, {}, std::nullopt});
+      lines_.push_back({&p, false, {}, std::nullopt, false});
   }
   ~ChipWorker() { stop(); }
 
@@ -294,25 +295,39 @@ class ChipWorker {
   }
 
   void on_events(const std::vector<Event>& events) {
-    Clock::time_point now = Clock::now();
     for (const Event& event : events) {
       LineState* line = line_of(event.line);
       if (!line || line->config->direction != GpioDirection::In) continue;
       if (line->config->debounce_ms == 0) {
         publish(*line, event.rising);
-      } else {
-        // The contact is still moving: wait until it has been still for debounce_ms.
-        line->settle_at = now + milliseconds{line->config->debounce_ms};
+        continue;
       }
+      // Judged by the edges' own times: a level that held for debounce_ms before this edge
+      // settled, even when this thread only sees both edges now.
+      if (line->settle_at && event.at >= *line->settle_at) settle(*line);
+      if (!chip_) return;
+      // The contact is (still) moving: publish once it has been still for debounce_ms.
+      line->pending = event.rising;
+      line->settle_at = event.at + milliseconds{line->config->debounce_ms};
     }
   }
 
   void settle_due(Clock::time_point now) {
     for (LineState& line : lines_) {
       if (!line.settle_at || *line.settle_at > now) continue;
-      line.settle_at.reset();
-      publish_level(line);
+      settle(line);
       if (!chip_) return;
+    }
+  }
+
+  // With both edges watched, the last edge tells the settled level; with one, the other
+  // transition is unseen, so the line is read.
+  void settle(LineState& line) {
+    line.settle_at.reset();
+    if (line.config->edge == config::GpioEdge::Both) {
+      publish(line, line.pending);
+    } else {
+      publish_level(line);
     }
   }
 

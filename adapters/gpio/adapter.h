@@ -4,12 +4,14 @@
 // One thread per [[gpio]] device. It opens the chip, requests every point's line (inputs with
 // their edge, bias and active_low; outputs with their initial value), publishes every line's
 // value, then waits for edge events and commands:
-//   - inputs: every edge event (re)starts the point's debounce timer; once no edge came for
-//     debounce_ms, the line's level is read and published (the mapping publishes it when it
-//     changed), so a bouncing contact gives one reading. With debounce_ms = 0 every event is
-//     published at once, with the level the edge reached. Only the configured edge raises events:
-//     with "rising" or "falling" the other transition is not seen, and the value is refreshed at
-//     the next configured edge (use "both", the default, for a value that follows the line);
+//   - inputs: every edge event (re)starts the point's debounce timer; once the line has been
+//     still for debounce_ms (judged by the edges' timestamps, so a late thread does not merge a
+//     press and its release), the level it settled at is published (the mapping publishes it
+//     when it changed): a bouncing contact gives one reading. With debounce_ms = 0 every event
+//     is published at once, with the level the edge reached. Only the configured edge raises
+//     events: with "rising" or "falling" the other transition is not seen, so the line is read
+//     when it settles, and the value is refreshed at the next configured edge (use "both", the
+//     default, for a value that follows the line);
 //   - outputs: a command drives the line (active_low inverts it on the pin), then the line is
 //     read back and published, then `done` is called.
 // Values are logical (active_low applied): true is "active".

@@ -35,6 +35,9 @@ struct OutputRequest {
 struct Event {
   uint32_t line = 0;
   bool rising = false;  // logical false -> true
+  // When the edge happened (CLOCK_MONOTONIC: the kernel's timestamp where it has one), so that
+  // debouncing does not depend on how soon the adapter's thread got to run.
+  std::chrono::steady_clock::time_point at;
 };
 
 // One opened chip and the lines requested from it (released when it is destroyed). Used by one

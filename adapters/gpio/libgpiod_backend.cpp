@@ -46,6 +46,17 @@ int request_type_of(config::GpioEdge edge) {
   return GPIOD_LINE_REQUEST_EVENT_BOTH_EDGES;
 }
 
+// The kernel stamps events with CLOCK_MONOTONIC (steady_clock) since Linux 5.7, with the
+// realtime clock before: a stamp that is not within a minute of `now` is such a one, and `now`
+// (when the event was read) is the best estimate left.
+std::chrono::steady_clock::time_point event_time(const timespec& ts,
+                                                 std::chrono::steady_clock::time_point now) {
+  auto at = std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) +
+                                                  std::chrono::nanoseconds(ts.tv_nsec));
+  auto apart = at > now ? at - now : now - at;
+  return apart < std::chrono::minutes(1) ? at : now;
+}
+
 class LibgpiodChip final : public Chip {
  public:
   LibgpiodChip(gpiod_chip* chip, int wake_fd) : chip_(chip), wake_fd_(wake_fd) {}
@@ -95,9 +106,11 @@ class LibgpiodChip final : public Chip {
       gpiod_line_event read_events[16];
       int n = gpiod_line_event_read_multiple(line, read_events, 16);
       if (n < 0) return errno;
+      const auto now = std::chrono::steady_clock::now();
       for (int e = 0; e < n; ++e) {
-        events.push_back(
-            {gpiod_line_offset(line), read_events[e].event_type == GPIOD_LINE_EVENT_RISING_EDGE});
+        events.push_back({gpiod_line_offset(line),
+                          read_events[e].event_type == GPIOD_LINE_EVENT_RISING_EDGE,
+                          event_time(read_events[e].ts, now)});
       }
     }
     return 0;

@@ -227,7 +227,7 @@ void SimBackend::drive(const std::string& chip, uint32_t offset, bool level) {
   bool rising = level != line.active_low;  // logical edge
   bool wanted =
       line.edge == config::GpioEdge::Both || (line.edge == config::GpioEdge::Rising) == rising;
-  if (wanted) line.owner->push({offset, rising});
+  if (wanted) line.owner->push({offset, rising, std::chrono::steady_clock::now()});
 }
 
 std::optional<bool> SimBackend::output_level(const std::string& chip, uint32_t offset) {
