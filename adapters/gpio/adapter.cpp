@@ -180,6 +180,7 @@ class ChipWorker {
     }
     log::info("gpio", "device '", config_.name, "': opened GPIO chip '", config_.chip, "'");
     failures_ = 0;
+    line_failures_ = 0;
     for (LineState& line : lines_) {
       line.requested = false;
       line.error.clear();
