@@ -20,7 +20,7 @@ constexpr ListenerFeature kUnsupportedListenerKeys[] = {
 constexpr bool kBridgesSupported = false;
 constexpr bool kModbusSupported = true;
 constexpr bool kCoapSupported = false;
-constexpr bool kGpioSupported = false;
+constexpr bool kGpioSupported = true;
 
 class Report {
  public:

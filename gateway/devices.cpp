@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "adapters/gpio/adapter.h"
 #include "adapters/modbus/adapter.h"
 #include "common/log.h"
 
@@ -42,6 +43,12 @@ struct Devices::Plane final : adapters::ReadingSink {
       for (std::string& name : names)
         adapter_of[std::move(name)] = modbus.get();
       adapters.push_back(std::move(modbus));
+    }
+    if (!config.gpio.empty()) {
+      auto gpio = std::make_unique<gpio::GpioAdapter>(config.gpio);
+      for (const config::GpioChip& c : config.gpio)
+        adapter_of[c.name] = gpio.get();
+      adapters.push_back(std::move(gpio));
     }
   }
 
