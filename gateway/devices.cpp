@@ -3,6 +3,7 @@
 #include <chrono>
 #include <utility>
 
+#include "adapters/coap/adapter.h"
 #include "adapters/modbus/adapter.h"
 #include "common/log.h"
 
@@ -38,6 +39,12 @@ struct Devices::Plane final : adapters::ReadingSink {
       for (const config::ModbusDevice& d : config.modbus)
         adapter_of[d.name] = modbus.get();
       adapters.push_back(std::move(modbus));
+    }
+    if (!config.coap.empty()) {
+      auto coap = std::make_unique<coap::CoapAdapter>(config.coap);
+      for (const config::CoapDevice& d : config.coap)
+        adapter_of[d.name] = coap.get();
+      adapters.push_back(std::move(coap));
     }
   }
   ~Plane() override { stop(); }
