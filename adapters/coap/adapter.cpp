@@ -2,6 +2,7 @@
 
 #include <coap3/coap.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -307,22 +308,40 @@ class Worker {
     context_ = nullptr;
   }
 
+  // Sleeps until `until`, a datagram, a retransmission libcoap has due, or wake(); then lets
+  // libcoap do its I/O.
   void wait(Clock::time_point until) {
     Clock::time_point now = Clock::now();
-    uint32_t timeout = COAP_IO_NO_WAIT;
+    int timeout = 0;
     if (until > now) {
       auto ms = std::chrono::duration_cast<milliseconds>(until - now).count() + 1;
-      timeout = static_cast<uint32_t>(std::min<int64_t>(ms, 1000));
+      timeout = static_cast<int>(std::min<int64_t>(ms, 1000));
+    }
+    int coap_fd = coap_context_get_coap_fd(context_);
+    if (coap_fd >= 0) {
+      // libcoap built with epoll (Debian's is): its own wait would not see our wake fd, so poll
+      // both here and have libcoap process without waiting.
+      coap_tick_t ticks;
+      coap_ticks(&ticks);
+      unsigned libcoap_ms = coap_io_prepare_epoll(context_, ticks);  // 0: nothing due
+      if (libcoap_ms > 0) timeout = std::min(timeout, static_cast<int>(libcoap_ms));
+      pollfd fds[2] = {{coap_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (timeout > 0 && ::poll(fds, 2, timeout) > 0 && (fds[1].revents & POLLIN)) clear_wake();
+      coap_io_process(context_, COAP_IO_NO_WAIT);
+      return;
     }
     fd_set readfds;
     FD_ZERO(&readfds);
     FD_SET(wake_fd_, &readfds);
-    int rc = coap_io_process_with_fds(context_, timeout, wake_fd_ + 1, &readfds, nullptr, nullptr);
-    if (rc >= 0 && FD_ISSET(wake_fd_, &readfds)) {
-      uint64_t count = 0;
-      if (::read(wake_fd_, &count, sizeof count) < 0) {
-        // EAGAIN: nothing to clear.
-      }
+    uint32_t wait_ms = timeout > 0 ? static_cast<uint32_t>(timeout) : COAP_IO_NO_WAIT;
+    int rc = coap_io_process_with_fds(context_, wait_ms, wake_fd_ + 1, &readfds, nullptr, nullptr);
+    if (rc >= 0 && FD_ISSET(wake_fd_, &readfds)) clear_wake();
+  }
+
+  void clear_wake() {
+    uint64_t count = 0;
+    if (::read(wake_fd_, &count, sizeof count) < 0) {
+      // EAGAIN: nothing to clear.
     }
   }
 
@@ -378,6 +397,13 @@ class Worker {
   }
 
   std::string timeout_text(const Device& d) const {
+    if (d.config.secure && d.session &&
+        coap_session_get_state(d.session) != COAP_SESSION_STATE_ESTABLISHED) {
+      // A wrong key shows as silence: the server drops the handshake.
+      return "timeout: the DTLS handshake with " + d.endpoint + " did not complete within " +
+             std::to_string(d.config.timeout_ms) +
+             " ms (check psk_identity and psk_key, and that the server runs)";
+    }
     return "timeout: no answer from " + d.endpoint + " within " +
            std::to_string(d.config.timeout_ms) + " ms";
   }
