@@ -35,6 +35,7 @@ constexpr auto kRefusedRetry = 5s;       // an observe registration answered wit
 constexpr auto kProbeFirst = 500ms;      // back-off of an offline device: first probe
 constexpr auto kProbeCap = 10s;          // and the longest wait between probes
 constexpr uint32_t kDefaultMaxAge = 60;  // seconds (RFC 7252 5.10.5)
+constexpr int kDrainRounds = 1000;       // libcoap I/O rounds per wait while datagrams are waiting
 
 int64_t now_ms() {
   return std::chrono::duration_cast<milliseconds>(
@@ -327,7 +328,13 @@ class Worker {
       if (libcoap_ms > 0) timeout = std::min(timeout, static_cast<int>(libcoap_ms));
       pollfd fds[2] = {{coap_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       if (timeout > 0 && ::poll(fds, 2, timeout) > 0 && (fds[1].revents & POLLIN)) clear_wake();
-      coap_io_process(context_, COAP_IO_NO_WAIT);
+      // Drain what arrived before going back to our timers: a server that notifies many
+      // resources at once sends a burst that would overflow the socket's receive buffer.
+      for (int round = 0; round < kDrainRounds; ++round) {
+        coap_io_process(context_, COAP_IO_NO_WAIT);
+        pollfd more{coap_fd, POLLIN, 0};
+        if (::poll(&more, 1, 0) <= 0) break;
+      }
       return;
     }
     fd_set readfds;

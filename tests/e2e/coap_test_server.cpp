@@ -2,7 +2,7 @@
 // libcoap's stock coap-server cannot (JSON, a block-wise representation, a resource without
 // Observe, many observable resources).
 //
-//   coap_test_server --port P [--bench N] [--interval MS]
+//   coap_test_server --port P [--bench N] [--interval MS] [--non]
 //
 // listens on 127.0.0.1:P (UDP), prints READY once it does, and serves:
 //   /json           observable, application/json:
@@ -13,11 +13,13 @@
 //                   (block-wise transfer, Block2)
 //   /plain          text "7", not observable (a registration is answered without Observe)
 //   /bench/0 .. /bench/N-1   observable text counters; with --interval every one of them
-//                   changes and notifies every MS milliseconds (non-confirmable notifications)
+//                   changes and notifies every MS milliseconds (non-confirmable notifications,
+//                   every fifth confirmable as RFC 7641 4.5 asks; with --non never confirmable)
 // Anything else is 4.04 Not Found. SIGTERM/SIGINT stop it.
 #include <coap3/coap.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -84,11 +86,11 @@ void put(coap_resource_t* resource, coap_session_t*, const coap_pdu_t* request,
 }
 
 coap_resource_t* add(coap_context_t* context, const std::string& path, std::string body,
-                     uint16_t format, bool observable, bool writable) {
+                     uint16_t format, bool observable, bool writable, int flags = 0) {
   store[path] = Stored{std::move(body), format, observable};
   coap_resource_t* r = coap_resource_init(
       coap_new_str_const(reinterpret_cast<const uint8_t*>(path.data()), path.size()),
-      COAP_RESOURCE_FLAGS_RELEASE_URI);
+      COAP_RESOURCE_FLAGS_RELEASE_URI | flags);
   coap_register_handler(r, COAP_REQUEST_GET, get);
   if (writable) coap_register_handler(r, COAP_REQUEST_PUT, put);
   if (observable) coap_resource_set_get_observable(r, 1);
@@ -102,8 +104,18 @@ int main(int argc, char** argv) {
   int port = 0;
   int bench = 0;
   int interval_ms = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool non_always = false;
+  for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (flag == "--non") {
+      non_always = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", argv[i]);
+      return 1;
+    }
     int value = std::atoi(argv[i + 1]);
     if (flag == "--port") {
       port = value;
@@ -149,27 +161,35 @@ int main(int argc, char** argv) {
   add(context, "plain", "7", COAP_MEDIATYPE_TEXT_PLAIN, false, false);
   std::vector<coap_resource_t*> counters;
   for (int i = 0; i < bench; ++i) {
-    counters.push_back(
-        add(context, "bench/" + std::to_string(i), "0", COAP_MEDIATYPE_TEXT_PLAIN, true, false));
+    counters.push_back(add(context, "bench/" + std::to_string(i), "0", COAP_MEDIATYPE_TEXT_PLAIN,
+                           true, false, non_always ? COAP_RESOURCE_FLAGS_NOTIFY_NON_ALWAYS : 0));
   }
   std::printf("READY\n");
   std::fflush(stdout);
 
+  // The counters change in groups spread over each interval (every 5 ms a group), as sensors
+  // would: libcoap sends a notification as soon as its resource changes, and a burst of a
+  // thousand datagrams at one instant overflows any receiver's socket buffer.
   using Clock = std::chrono::steady_clock;
-  Clock::time_point next = Clock::now() + std::chrono::milliseconds(interval_ms);
-  uint64_t tick = 0;
+  constexpr int kSliceMs = 5;
+  const int slices = std::max(1, interval_ms / kSliceMs);
+  const auto slice = std::chrono::microseconds(int64_t{interval_ms} * 1000 / slices);
+  Clock::time_point next = Clock::now() + slice;
+  int group = 0;
+  std::vector<uint64_t> ticks(counters.size(), 0);
   while (!quit) {
     uint32_t wait = 200;
     if (interval_ms > 0 && !counters.empty()) {
       Clock::time_point now = Clock::now();
       if (now >= next) {
-        ++tick;
-        for (int i = 0; i < bench; ++i) {
-          store["bench/" + std::to_string(i)].body = std::to_string(tick);
+        for (size_t i = static_cast<size_t>(group); i < counters.size();
+             i += static_cast<size_t>(slices)) {
+          store["bench/" + std::to_string(i)].body = std::to_string(++ticks[i]);
           coap_resource_notify_observers(counters[i], nullptr);
         }
-        next += std::chrono::milliseconds(interval_ms);
-        if (next < now) next = now + std::chrono::milliseconds(interval_ms);
+        group = (group + 1) % slices;
+        next += slice;
+        if (next < now) next = now + slice;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
       wait = static_cast<uint32_t>(std::max<int64_t>(1, std::min<int64_t>(left.count(), 200)));
