@@ -10,6 +10,8 @@ them on e2e/{device}/{point}; commands on .../set become PUTs, read back with a 
   invalid command gives an error result;
 - the server killed: points bad, availability offline; restarted on the same port: online,
   /time observed again (new notifications keep coming: re-registration);
+- the server restarted between two notifications: the observation lapses after Max-Age and
+  is renewed, the device never offline;
 - the server frozen (SIGSTOP: no answer, no ICMP): "timeout" and offline within timeout_ms;
   thawed: online and good again.
 
@@ -121,6 +123,23 @@ class FailureTest(CoapTestCase):
         # re-registered: notifications keep coming from the new server
         self.distinct_good_values("srv", "time", 3, timeout=8, since=restarted)
         self.wait_good("srv", "data", since=restarted)
+
+    def test_observation_lapses_and_is_renewed(self):
+        """The server restarts between two notifications: no request goes unanswered, the
+        new server just knows no observer. Max-Age (1 s) + 2 s after the last notification the
+        point registers again, without the device ever going offline."""
+        server = self.start_server()
+        self.start_gateway(coap_device("srv", server, [
+            dict(name="time", path="/time", type="string"),
+        ], timeout_ms=TIMEOUT_MS))
+        self.wait_availability("srv", "online")
+        self.distinct_good_values("srv", "time", 2, timeout=4)
+        server.kill()
+        server.start()  # same port, at once
+        restarted = time.monotonic()
+        self.distinct_good_values("srv", "time", 3, timeout=10, since=restarted)
+        self.assertEqual([m for m in self.inbox.on("e2e/availability/srv")
+                          if m[2] == b"offline"], [])
 
     def test_server_not_answering(self):
         server = self.start_server()
