@@ -647,14 +647,26 @@ class Worker {
     Clock::time_point now = Clock::now();
     if (reason == COAP_NACK_TOO_MANY_RETRIES &&
         now - d.last_heard < milliseconds{d.config.timeout_ms}) {
-      // Lost on the way although the device answers others: that point tries again soon.
-      if (it->second.kind == Kind::Register || it->second.kind == Kind::Poll) {
-        PointState& p = d.points[it->second.point];
-        p.in_flight = false;
-        p.next = now + kProbeFirst;
-        d.pending.erase(it);
+      // Lost on the way although the device answers others: a read tries again soon, a
+      // write fails (the user may send it again).
+      Pending pending = std::move(it->second);
+      d.pending.erase(it);
+      PointState& p = d.points[pending.point];
+      switch (pending.kind) {
+        case Kind::Register:
+        case Kind::Poll:
+          p.in_flight = false;
+          p.next = now + kProbeFirst;
+          return;
+        case Kind::Put:
+          pending.done({false, "no answer to the PUT from " + d.endpoint + p.config->path +
+                                   " after retransmissions"});
+          return;
+        case Kind::ReadBack:
+          pending.done({true, {}});
+          return;
       }
-      return;  // a write keeps waiting for its deadline
+      return;
     }
     if (reason == COAP_NACK_TOO_MANY_RETRIES) return;  // the timeout says so in a moment
     Pending pending = std::move(it->second);
@@ -662,7 +674,11 @@ class Worker {
     std::string why = d.endpoint + ": " + std::string(nack_text(reason));
     if (pending.kind == Kind::Register || pending.kind == Kind::Poll)
       d.points[pending.point].in_flight = false;
-    if (pending.done) pending.done({pending.kind == Kind::ReadBack, why});
+    if (pending.kind == Kind::ReadBack) {
+      pending.done({true, {}});  // the write itself was answered
+    } else if (pending.done) {
+      pending.done({false, why});
+    }
     device_down(d, why);
   }
 
