@@ -473,7 +473,8 @@ Encoded encode_payload(const mapping::Value& value, const config::CoapPoint& poi
   Encoded scalar = raw_text(value, point, json);
   if (!scalar.ok() || !json) return scalar;
   // {"a":{"b":VALUE}} for json_pointer "/a/b": the smallest document the pointer selects from.
-  std::string_view pointer = point.json_pointer.value_or("");
+  std::string_view pointer;
+  if (point.json_pointer) pointer = *point.json_pointer;
   std::vector<std::string> tokens;
   while (!pointer.empty()) {
     pointer.remove_prefix(1);
