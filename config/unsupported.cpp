@@ -19,7 +19,7 @@ constexpr ListenerFeature kUnsupportedListenerKeys[] = {
 // Whole tables this build cannot run at all.
 constexpr bool kBridgesSupported = false;
 constexpr bool kModbusSupported = true;
-constexpr bool kCoapSupported = false;
+constexpr bool kCoapSupported = true;
 constexpr bool kGpioSupported = true;
 
 class Report {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "adapters/coap/adapter.h"
 #include "adapters/gpio/adapter.h"
 #include "adapters/modbus/adapter.h"
 #include "common/log.h"
@@ -49,6 +50,12 @@ struct Devices::Plane final : adapters::ReadingSink {
       for (const config::GpioChip& c : config.gpio)
         adapter_of[c.name] = gpio.get();
       adapters.push_back(std::move(gpio));
+    }
+    if (!config.coap.empty()) {
+      auto coap = std::make_unique<coap::CoapAdapter>(config.coap);
+      for (const config::CoapDevice& d : config.coap)
+        adapter_of[d.name] = coap.get();
+      adapters.push_back(std::move(coap));
     }
   }
 

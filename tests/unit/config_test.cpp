@@ -220,7 +220,6 @@ TEST(ConfigReference, EveryFeatureThisBuildCannotRunIsListed) {
   }
   std::vector<std::string> expected = {
       "39:1: not supported yet: bridge[cloud]",
-      "136:1: not supported yet: coap[climate]",
   };
   EXPECT_EQ(listed, expected);
   EXPECT_EQ(fc::unsupported_features(config)[0].to_string(),
