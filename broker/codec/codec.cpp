@@ -866,7 +866,10 @@ bool Properties::empty() const {
 // String rules
 
 bool valid_utf8(std::string_view text) {
-  if (text.size() > kMaxStringLength) return false;
+  return text.size() <= kMaxStringLength && valid_utf8_payload(text);
+}
+
+bool valid_utf8_payload(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t i = 0;

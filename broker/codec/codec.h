@@ -411,6 +411,8 @@ size_t publish_size(const Publish& packet, Version version);
 
 // Well-formed UTF-8 without surrogates, overlong forms or U+0000, at most 65535 bytes.
 bool valid_utf8(std::string_view text);
+// The same rules without the length limit: a payload whose payload format indicator is 1.
+bool valid_utf8_payload(std::string_view text);
 // A topic a PUBLISH may carry: valid UTF-8, at least one byte, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 // A filter a SUBSCRIBE may carry: valid UTF-8, at least one byte, '+' and '#' alone in their

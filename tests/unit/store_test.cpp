@@ -186,7 +186,7 @@ TEST_F(StoreTest, OpenCreatesTheDirectoryAndTheFile) {
     EXPECT_TRUE(state.messages.empty());
     EXPECT_EQ(state.max_message_id, 0u);
   }
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
   EXPECT_EQ(pragma(path_, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(pragma(path_, "PRAGMA auto_vacuum"), "2");  // incremental
   // Reopening a current database migrates nothing and keeps the data.
@@ -402,10 +402,12 @@ TEST_F(StoreTest, SessionUserNamesRoundTripAndVersion1FilesMigrate) {
 
   // Turn the file back into version 1, as an older fieldgate left it.
   pragma(path_, "ALTER TABLE sessions DROP COLUMN username");
+  pragma(path_, "ALTER TABLE messages DROP COLUMN properties");
+  pragma(path_, "ALTER TABLE messages DROP COLUMN expires_ms");
   pragma(path_, "PRAGMA user_version = 1");
   ASSERT_EQ(pragma(path_, "PRAGMA user_version"), "1");
   state = load(path_);
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
   ASSERT_EQ(state.sessions.size(), 2u);
   EXPECT_EQ(state.sessions[1].username, std::nullopt);
 }
