@@ -91,6 +91,15 @@ void Core::load_store() {
       s.subscriptions[sub.filter] = options;
     }
     apply_acl(s);
+    // The store keeps no subscription identifiers per delivery: they come back from the
+    // session's subscriptions that match the message (as they did when it was routed).
+    std::vector<std::pair<std::string_view, uint32_t>> identified;
+    for (const auto& [filter, options] : s.subscriptions) {
+      std::string_view group, real = filter;
+      if (options.identifier != 0 && !split_shared(filter, group, real)) {
+        identified.emplace_back(filter, options.identifier);
+      }
+    }
     for (const store::StoredDelivery& d : stored.deliveries) {
       Outgoing o;
       o.qos = d.qos;
@@ -106,6 +115,13 @@ void Core::load_store() {
           delete_op(o.write,
                     Op{.kind = Op::Kind::DeleteDelivery, .client_id = s.client_id, .id = d.seq});
           continue;
+        }
+      }
+      if (o.message && !identified.empty()) {
+        for (const auto& [filter, identifier] : identified) {
+          if (auth::Acl::filter_matches(filter, o.message->topic)) {
+            o.subscription_ids.push_back(identifier);
+          }
         }
       }
       switch (d.state) {

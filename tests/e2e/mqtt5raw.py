@@ -305,3 +305,14 @@ class Client5(mqttraw.RawClient):
             raise AssertionError("DISCONNECT 0x%02x, expected 0x%02x (%r)" % (discs[-1].rc, rc,
                                                                              discs[-1]))
         return discs[-1]
+
+
+class V5Mixin:
+    """For a BrokerTestCase: self.v5() opens a Client5 (closed at cleanup) and connects it."""
+
+    def v5(self, client_id=None, connect=True, rc=0, **kw):
+        c = Client5(self.port)
+        self.addCleanup(c.close)
+        if connect:
+            c.connect(self._auto_id() if client_id is None else client_id, rc=rc, **kw)
+        return c
