@@ -345,12 +345,9 @@ void Core::disconnect(Connection& c, uint8_t reason_code, std::string_view why) 
     if (c.max_packet_size == 0 || why.size() + 16 <= c.max_packet_size) {
       packet.properties.reason_string = why;
     }
-    // Replies still waiting for the store go first: they are older. What is not written now
-    // is lost with the connection, as it would be for any client that goes away.
-    if (c.deferred) {
-      c.output.append(c.deferred->bytes);
-      c.deferred.reset();
-    }
+    // Replies still waiting for the store are dropped with the connection: they confirm work
+    // not yet on disk, so the client must not see them (it sends that work again).
+    c.deferred.reset();
     mqtt::encode_disconnect(c.output, packet, c.version);
     ++stats_.packets_sent;
     flush(c);

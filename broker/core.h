@@ -55,7 +55,6 @@ class Connection {
   uint32_t max_packet_size = 0;      // the largest packet it accepts; 0: no limit
   uint16_t topic_alias_maximum = 0;  // how many topic aliases we may use towards it
   bool session_expiry_zero = true;   // its CONNECT asked for session expiry 0
-  bool problem_information = true;   // it accepts reason strings on any packet
   // Topic aliases in both directions; null until the connection uses one.
   struct Aliases {
     std::vector<std::string> inbound;  // alias - 1 -> topic (from the client)

@@ -232,7 +232,6 @@ bool Core::handle_connect(Connection& c, const mqtt::Frame& frame) {
   c.max_packet_size = props.maximum_packet_size.value_or(0);
   c.topic_alias_maximum = props.topic_alias_maximum.value_or(0);
   c.session_expiry_zero = requested_expiry == 0;
-  c.problem_information = props.request_problem_information.value_or(true);
   if (connect.will && is_sys_topic(connect.will->topic)) {
     log::warn("broker", "client ", session.client_id, " left a will on ", connect.will->topic,
               ": $SYS belongs to the broker, the will is ignored");
@@ -342,9 +341,8 @@ void Core::resume_delivery(Session& s) {
       continue;
     }
     const Message& m = *f.outgoing.message;
-    const std::vector<uint32_t>& ids = f.outgoing.subscription_ids;
     if (!prepare_publish(c, m.topic, m.payload, f.outgoing.qos, f.outgoing.retain,
-                         m.properties.get(), m.expires_at_ms, ids.empty() ? nullptr : &ids)) {
+                         m.properties.get(), m.expires_at_ms, f.outgoing.ids())) {
       // Larger than the new connection accepts: done with, as if delivered [MQTT-3.1.2-25].
       ++stats_.publish_dropped;
       store_delivery_done(s, f.outgoing);

@@ -322,10 +322,11 @@ size_t Core::route(const Publication& p) {
                      p.expires_at_ms, s->route_ids.empty() ? nullptr : &s->route_ids);
       }
     } else {
-      deliver(*s, Outgoing{.message = keep(),
-                           .qos = delivery_qos,
-                           .retain = retain,
-                           .subscription_ids = s->route_ids});
+      deliver(*s,
+              Outgoing{.message = keep(),
+                       .qos = delivery_qos,
+                       .retain = retain,
+                       .via = s->route_ids.empty() ? nullptr : Outgoing::make_via(s->route_ids)});
     }
   }
   for (const SharedMatch& m : route_shared_) {
@@ -343,8 +344,7 @@ size_t Core::route(const Publication& p) {
       deliver(*m.session, Outgoing{.message = keep(),
                                    .qos = delivery_qos,
                                    .retain = retain,
-                                   .subscription_ids = std::move(ids),
-                                   .shared = m.group->filter});
+                                   .via = Outgoing::make_via(std::move(ids), m.group->filter)});
     }
   }
   return matched;
@@ -469,8 +469,7 @@ void Core::send_inflight(Session& s, Outgoing outgoing) {
     return;
   }
   if (!prepare_publish(c, m.topic, m.payload, outgoing.qos, outgoing.retain, m.properties.get(),
-                       m.expires_at_ms,
-                       outgoing.subscription_ids.empty() ? nullptr : &outgoing.subscription_ids)) {
+                       m.expires_at_ms, outgoing.ids())) {
     log::debug("broker", "message on ", m.topic, " not sent to client ", s.client_id,
                ": larger than its maximum packet size ", c.max_packet_size);
     ++stats_.publish_dropped;
@@ -518,7 +517,7 @@ void Core::hand_over_shared(Session& s) {
   };
   auto hand_over = [&](Outgoing& o, const TopicTree::Subscriber& member) {
     MessagePtr message = o.message;
-    std::string shared = std::move(o.shared);
+    std::string shared = std::move(o.via->shared);
     store_delivery_done(s, o);
     const uint8_t qos = std::min(message->qos, member.options.qos);
     std::vector<uint32_t> ids;
@@ -530,17 +529,17 @@ void Core::hand_over_shared(Session& s) {
                    message->properties.get(), message->expires_at_ms, ids.empty() ? nullptr : &ids);
       return;
     }
-    deliver(*member.session, Outgoing{.message = std::move(message),
-                                      .qos = qos,
-                                      .retain = o.retain,
-                                      .subscription_ids = std::move(ids),
-                                      .shared = std::move(shared)});
+    deliver(*member.session,
+            Outgoing{.message = std::move(message),
+                     .qos = qos,
+                     .retain = o.retain,
+                     .via = Outgoing::make_via(std::move(ids), std::move(shared))});
   };
   for (size_t i = 0; i < s.inflight.size();) {
     Inflight& f = s.inflight[i];
     const TopicTree::Subscriber* member = nullptr;
-    if (!f.outgoing.shared.empty() && f.state != Inflight::State::AwaitPubcomp) {
-      member = pick(f.outgoing.shared);
+    if (f.outgoing.shared() && f.state != Inflight::State::AwaitPubcomp) {
+      member = pick(*f.outgoing.shared());
     }
     if (!member) {
       ++i;
@@ -552,8 +551,8 @@ void Core::hand_over_shared(Session& s) {
   }
   std::vector<std::pair<Outgoing, const TopicTree::Subscriber*>> moving;
   s.queue.remove_if([&](Outgoing& o) {
-    if (o.shared.empty()) return false;
-    const TopicTree::Subscriber* member = pick(o.shared);
+    if (!o.shared()) return false;
+    const TopicTree::Subscriber* member = pick(*o.shared());
     if (!member) return false;
     moving.emplace_back(std::move(o), member);
     return true;

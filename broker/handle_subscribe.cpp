@@ -84,7 +84,8 @@ bool Core::handle_subscribe(Connection& c, const mqtt::Frame& frame) {
                        m->expires_at_ms, ids.empty() ? nullptr : &ids);
         }
       } else {
-        deliver(s, Outgoing{.message = m, .qos = qos, .retain = true, .subscription_ids = ids});
+        deliver(s,
+                Outgoing{.message = m, .qos = qos, .retain = true, .via = Outgoing::make_via(ids)});
       }
     });
   }

@@ -118,11 +118,11 @@ void Core::load_store() {
         }
       }
       if (o.message && !identified.empty()) {
+        std::vector<uint32_t> ids;
         for (const auto& [filter, identifier] : identified) {
-          if (auth::Acl::filter_matches(filter, o.message->topic)) {
-            o.subscription_ids.push_back(identifier);
-          }
+          if (auth::Acl::filter_matches(filter, o.message->topic)) ids.push_back(identifier);
         }
+        o.via = Outgoing::make_via(std::move(ids));
       }
       switch (d.state) {
         case DeliveryState::Queued:

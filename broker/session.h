@@ -26,9 +26,22 @@ struct Outgoing {
   uint64_t seq = 0;     // the delivery's row in the store (persistent sessions); 0: not stored
   PendingWrite write;
   // MQTT 5: the identifiers of the subscriptions it matched, and the shared subscription
-  // ("$share/{group}/{filter}") it came through, if any. Both empty for MQTT 3 traffic.
-  std::vector<uint32_t> subscription_ids;
-  std::string shared;
+  // ("$share/{group}/{filter}") it came through. Null when it has neither, as for all MQTT 3
+  // traffic, which so pays nothing for them.
+  struct Via {
+    std::vector<uint32_t> subscription_ids;
+    std::string shared;
+  };
+  std::unique_ptr<Via> via;
+
+  static std::unique_ptr<Via> make_via(std::vector<uint32_t> ids, std::string shared = {}) {
+    if (ids.empty() && shared.empty()) return nullptr;
+    return std::make_unique<Via>(Via{std::move(ids), std::move(shared)});
+  }
+  const std::vector<uint32_t>* ids() const {
+    return via && !via->subscription_ids.empty() ? &via->subscription_ids : nullptr;
+  }
+  const std::string* shared() const { return via && !via->shared.empty() ? &via->shared : nullptr; }
 };
 
 // A will, from CONNECT until its connection ends badly (or, with a will delay, until the delay
