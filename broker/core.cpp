@@ -385,8 +385,9 @@ bool Core::handle_disconnect(Connection& c, const mqtt::Frame& frame) {
       }
     }
   }
-  // 0x04: the client wants its will published; any other reason discards it [MQTT-3.14.4-3].
-  bool with_will = packet.reason_code == mqtt::reason::kDisconnectWithWillMessage;
+  // Only a normal disconnection (0x00) discards the will [MQTT-3.14.4-3]: 0x04 asks for it,
+  // and an error reason is no normal end either [MQTT 5, 3.1.2.5].
+  bool with_will = packet.reason_code != mqtt::reason::kNormalDisconnection;
   if (!with_will) c.will.reset();
   std::string why = "disconnected";
   if (packet.reason_code != mqtt::reason::kNormalDisconnection) {

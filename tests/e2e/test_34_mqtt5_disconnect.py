@@ -59,6 +59,14 @@ class Mqtt5DisconnectTest(m5.V5Mixin, BrokerTestCase):
         p = w.recv_publish()
         self.assertEqual((p.topic, p.payload), ("will5/dw", b"asked"))
 
+    @harness.xfail_on_mosquitto("Mosquitto 2.0.11 discards the will on any DISCONNECT but 0x04")
+    def test_disconnect_with_an_error_reason_publishes_the_will(self):
+        # Only 0x00 discards the will [MQTT-3.14.4-3, MQTT 5 3.1.2.5].
+        w = self._watcher()
+        c = self.v5(will=("will5/err", b"failed", 1, False))
+        c.disconnect(rc=0x80, properties={"reason_string": "sensor failed"})
+        self.assertEqual(w.recv_publish().payload, b"failed")
+
     def test_normal_disconnect_discards_the_will(self):
         w = self._watcher()
         c = self.v5(will=("will5/nd", b"no", 1, False))
