@@ -109,6 +109,14 @@ long long cpu_ticks(const std::string& stat_path) {
 // The protocol every connection speaks (--mqtt-version): MQTT 3.1.1 or 5.0.
 mqtt::Version g_version = mqtt::Version::v311;
 
+// MQTT 5 keeps a session after its connection only with a session expiry interval: a
+// clean-session-0 client gets "never expires", what clean session 0 means in MQTT 3.1.1.
+void set_session_expiry(mqtt::Connect& connect) {
+  if (g_version == mqtt::Version::v5 && !connect.clean_session) {
+    connect.properties.session_expiry_interval = 0xFFFFFFFF;
+  }
+}
+
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
@@ -906,6 +914,7 @@ void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
     connect.version = g_version;
     connect.protocol_name = "MQTT";
     connect.clean_session = c->role == Role::Publisher || o.clean_session;
+    set_session_expiry(connect);
     connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
     connect.client_id = client_id;
     mqtt::encode_connect(c->out, connect);
@@ -972,6 +981,7 @@ void connect_peer(Peer& p, const Options& o, const std::string& client_id, bool 
   connect.version = g_version;
   connect.protocol_name = "MQTT";
   connect.clean_session = clean;
+  set_session_expiry(connect);
   connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
   connect.client_id = client_id;
   mqtt::encode_connect(p.out, connect);

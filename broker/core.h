@@ -209,16 +209,19 @@ class Core {
                        int64_t expires_at_ms, const std::vector<uint32_t>* subscription_ids);
   // Appends the prepared PUBLISH (topic alias applied) and resets it.
   void write_publish(Connection& c, std::string& out, bool dup, uint16_t packet_id);
-  // The MQTT 3 fast path of the two above.
-  void encode_publish(std::string& out, std::string_view topic, std::string_view payload,
-                      uint8_t qos, bool retain, bool dup, uint16_t packet_id) {
-    outgoing_publish_.topic = topic;
-    outgoing_publish_.payload = payload;
-    outgoing_publish_.qos = qos;
-    outgoing_publish_.retain = retain;
-    outgoing_publish_.dup = dup;
-    outgoing_publish_.packet_id = packet_id;
-    mqtt::encode_publish(out, outgoing_publish_);
+  // The fast path of the two above, for a plain PUBLISH: no properties, no client limits to
+  // check. That is all MQTT 3 traffic, and MQTT 5 traffic without properties to clients that
+  // set no maximum packet size and no topic alias maximum.
+  static bool plain_publish(const Connection& c, const PublishProperties* properties,
+                            int64_t expires_at_ms, const std::vector<uint32_t>* subscription_ids) {
+    return c.version != mqtt::Version::v5 ||
+           (!properties && expires_at_ms == 0 && !subscription_ids && c.max_packet_size == 0 &&
+            c.topic_alias_maximum == 0);
+  }
+  void encode_publish(std::string& out, mqtt::Version version, std::string_view topic,
+                      std::string_view payload, uint8_t qos, bool retain, bool dup,
+                      uint16_t packet_id) {
+    mqtt::encode_publish_bare(out, topic, payload, qos, retain, dup, packet_id, version);
   }
   void deliver_qos0(Connection& c, std::string_view topic, std::string_view payload, bool retain,
                     const PublishProperties* properties = nullptr, int64_t expires_at_ms = 0,
@@ -344,6 +347,7 @@ class Core {
 
   // Packet structs reused on the hot path (decode and encode), to spare their construction.
   mqtt::Publish incoming_publish_;
+  mqtt::Ack incoming_ack_;
   mqtt::Publish outgoing_publish_;
   bool outgoing_has_properties_ = false;
 

@@ -124,7 +124,8 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
   if (deliverable && v5) p.properties = kept_properties(publish.properties);
   auto ack = [&](mqtt::PacketType type, size_t mark) {
     reply(c, store_wrote_since(mark), [&](std::string& out) {
-      if (v5) {
+      // Success is the same four bytes in MQTT 3 and 5 (MQTT 5's short form).
+      if (v5 && reason != mqtt::reason::kSuccess) {
         mqtt::encode_ack(
             out, type, mqtt::Ack{.packet_id = publish.packet_id, .reason_code = reason}, c.version);
       } else {
@@ -165,8 +166,12 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
 bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
   mqtt::PacketType type = frame.header.type;
   const bool v5 = c.version == mqtt::Version::v5;
-  mqtt::Ack packet;
-  if (mqtt::Error e = mqtt::decode_ack(frame, c.version, packet); e != mqtt::Error::None) {
+  mqtt::Ack& packet = incoming_ack_;
+  // MQTT 3 acknowledgements carry the packet identifier alone: the lighter decoder will do.
+  mqtt::Error e = v5 ? mqtt::decode_ack(frame, c.version, packet)
+                     : mqtt::decode_ack(frame, c.version, packet.packet_id);
+  if (!v5) packet.reason_code = mqtt::reason::kSuccess;
+  if (e != mqtt::Error::None) {
     reject(c, type, e);
     return false;
   }
@@ -175,7 +180,7 @@ bool Core::handle_ack(Connection& c, const mqtt::Frame& frame) {
   // MQTT 5 replies to an unknown packet id with 0x92 [MQTT-4.3.3-?]; MQTT 3 with success.
   auto send_ack = [&](mqtt::PacketType reply_type, bool durable, bool known) {
     reply(c, durable, [&](std::string& out) {
-      if (v5) {
+      if (v5 && !known) {
         mqtt::Ack a{.packet_id = id,
                     .reason_code =
                         known ? mqtt::reason::kSuccess : mqtt::reason::kPacketIdentifierNotFound};
@@ -427,16 +432,17 @@ void Core::deliver_qos0(Connection& c, std::string_view topic, std::string_view 
     ++stats_.publish_dropped;
     return;
   }
-  if (c.version == mqtt::Version::v5) {
+  if (plain_publish(c, properties, expires_at_ms, subscription_ids)) {
+    reply(c, false, [&](std::string& out) {
+      encode_publish(out, c.version, topic, payload, 0, retain, false, 0);
+    });
+  } else {
     if (!prepare_publish(c, topic, payload, 0, retain, properties, expires_at_ms,
                          subscription_ids)) {
       ++stats_.publish_dropped;  // larger than the client accepts
       return;
     }
     reply(c, false, [&](std::string& out) { write_publish(c, out, false, 0); });
-  } else {
-    reply(c, false,
-          [&](std::string& out) { encode_publish(out, topic, payload, 0, retain, false, 0); });
   }
   ++stats_.publish_sent;
 }
@@ -468,8 +474,9 @@ void Core::send_inflight(Session& s, Outgoing outgoing) {
     store_delivery_done(s, outgoing);
     return;
   }
-  if (!prepare_publish(c, m.topic, m.payload, outgoing.qos, outgoing.retain, m.properties.get(),
-                       m.expires_at_ms, outgoing.ids())) {
+  const bool plain = plain_publish(c, m.properties.get(), m.expires_at_ms, outgoing.ids());
+  if (!plain && !prepare_publish(c, m.topic, m.payload, outgoing.qos, outgoing.retain,
+                                 m.properties.get(), m.expires_at_ms, outgoing.ids())) {
     log::debug("broker", "message on ", m.topic, " not sent to client ", s.client_id,
                ": larger than its maximum packet size ", c.max_packet_size);
     ++stats_.publish_dropped;
@@ -483,7 +490,13 @@ void Core::send_inflight(Session& s, Outgoing outgoing) {
   // a duplicate. A QoS 1 PUBLISH need not wait: a second copy is a duplicate QoS 1 allows.
   bool durable = outgoing.qos == 2 && s.durable;
   store_delivery(s, outgoing, id, store::DeliveryState::Sent);
-  reply(c, durable, [&](std::string& out) { write_publish(c, out, false, id); });
+  reply(c, durable, [&](std::string& out) {
+    if (plain) {
+      encode_publish(out, c.version, m.topic, m.payload, outgoing.qos, outgoing.retain, false, id);
+    } else {
+      write_publish(c, out, false, id);
+    }
+  });
   ++stats_.publish_sent;
   Inflight::State state =
       outgoing.qos == 1 ? Inflight::State::AwaitPuback : Inflight::State::AwaitPubrec;

@@ -18,9 +18,26 @@ namespace fieldgate::broker {
 
 class Connection;
 
+// A smart pointer whose move assignment swaps: the old value goes to the moved-from side and is
+// released when that is destroyed. The in-flight window shifts its entries on every
+// acknowledgement; this spares each shifted entry the check and release of its old pointers.
+template <typename Ptr>
+struct SwapOnMove : Ptr {
+  SwapOnMove() = default;
+  SwapOnMove(const Ptr& p) : Ptr(p) {}                 // NOLINT: converts like Ptr
+  SwapOnMove(Ptr&& p) noexcept : Ptr(std::move(p)) {}  // NOLINT
+  SwapOnMove(const SwapOnMove&) = default;
+  SwapOnMove(SwapOnMove&&) noexcept = default;
+  SwapOnMove& operator=(const SwapOnMove&) = default;
+  SwapOnMove& operator=(SwapOnMove&& o) noexcept {
+    this->swap(o);
+    return *this;
+  }
+};
+
 // One message on its way to one session.
 struct Outgoing {
-  MessagePtr message;
+  SwapOnMove<MessagePtr> message;
   uint8_t qos = 0;      // min(published QoS, granted QoS)
   bool retain = false;  // the RETAIN flag to send: set only for retained messages on subscribe
   uint64_t seq = 0;     // the delivery's row in the store (persistent sessions); 0: not stored
@@ -32,7 +49,7 @@ struct Outgoing {
     std::vector<uint32_t> subscription_ids;
     std::string shared;
   };
-  std::unique_ptr<Via> via;
+  SwapOnMove<std::unique_ptr<Via>> via;
 
   static std::unique_ptr<Via> make_via(std::vector<uint32_t> ids, std::string shared = {}) {
     if (ids.empty() && shared.empty()) return nullptr;
