@@ -106,6 +106,17 @@ long long cpu_ticks(const std::string& stat_path) {
   return utime + stime;
 }
 
+// The protocol every connection speaks (--mqtt-version): MQTT 3.1.1 or 5.0.
+mqtt::Version g_version = mqtt::Version::v311;
+
+// MQTT 5 keeps a session after its connection only with a session expiry interval: a
+// clean-session-0 client gets "never expires", what clean session 0 means in MQTT 3.1.1.
+void set_session_expiry(mqtt::Connect& connect) {
+  if (g_version == mqtt::Version::v5 && !connect.clean_session) {
+    connect.properties.session_expiry_interval = 0xFFFFFFFF;
+  }
+}
+
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
@@ -145,6 +156,7 @@ void usage(FILE* to) {
       "  --host ADDR         broker address (127.0.0.1)\n"
       "  --port N            broker port (1883)\n"
       "  --qos 0|1           QoS of the PUBLISHes and of the subscriptions (0)\n"
+      "  --mqtt-version 4|5  protocol of every connection: 3.1.1 or 5.0 (4)\n"
       "  --warmup S          seconds of load before counting (2)\n"
       "  --duration S        seconds counted (5)\n"
       "  --publishers N      fanin publishers (8)\n"
@@ -221,6 +233,8 @@ Options parse_options(int argc, char** argv) {
       o.scenario = need(i);
     } else if (a == "--qos") {
       o.qos = static_cast<int>(number(a, need(i), 0, 1));
+    } else if (a == "--mqtt-version") {
+      g_version = number(a, need(i), 4, 5) == 5 ? mqtt::Version::v5 : mqtt::Version::v311;
     } else if (a == "--warmup") {
       o.warmup_s = number(a, need(i), 0, 3600);
     } else if (a == "--duration") {
@@ -610,8 +624,11 @@ class Worker {
         while (p->inflight[p->next_id])
           p->next_id = p->next_id == 65535 ? 1 : p->next_id + 1;
         p->inflight[p->next_id] = 1;
-        payload[-2] = static_cast<char>(p->next_id >> 8);
-        payload[-1] = static_cast<char>(p->next_id & 0xff);
+        // The packet identifier comes just before the payload (MQTT 5: before the empty
+        // property block's length byte).
+        char* id = payload - (g_version == mqtt::Version::v5 ? 3 : 2);
+        id[0] = static_cast<char>(p->next_id >> 8);
+        id[1] = static_cast<char>(p->next_id & 0xff);
         p->next_id = p->next_id == 65535 ? 1 : p->next_id + 1;
       }
       d += size;
@@ -707,7 +724,7 @@ class Worker {
   }
 
   void handle(Conn* c, const mqtt::Frame& frame, uint64_t& received, bool timing) {
-    constexpr auto v = mqtt::Version::v311;
+    const auto v = g_version;
     switch (frame.header.type) {
       case mqtt::PacketType::Publish: {
         mqtt::Publish pub;
@@ -763,7 +780,7 @@ class Worker {
           mqtt::Subscribe sub;
           sub.packet_id = 1;
           sub.subscriptions.push_back({c->filter, static_cast<uint8_t>(s_.opt.qos)});
-          mqtt::encode_subscribe(c->out, sub);
+          mqtt::encode_subscribe(c->out, sub, g_version);
           c->state = State::AwaitSuback;
         } else {
           c->state = State::Ready;
@@ -857,7 +874,7 @@ void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
     pub.payload = payload;
     pub.qos = static_cast<uint8_t>(o.qos);
     pub.packet_id = o.qos > 0 ? 1 : 0;
-    mqtt::encode_publish(c->tmpl, pub);
+    mqtt::encode_publish(c->tmpl, pub, g_version);
     c->payload_off = c->tmpl.size() - kPayloadSize;
     if (c->tmpl.compare(c->payload_off, kPayloadSize, payload) != 0) {
       fatal("encode_publish did not put the payload last");
@@ -894,9 +911,10 @@ void build(Scenario& s, std::vector<std::unique_ptr<Worker>>& workers) {
         "fgbench-" + pid + (c->role == Role::Publisher ? "-p" : "-s") + std::to_string(c->index);
     const std::string& client_id = c->client_id;
     mqtt::Connect connect;
-    connect.version = mqtt::Version::v311;
+    connect.version = g_version;
     connect.protocol_name = "MQTT";
     connect.clean_session = c->role == Role::Publisher || o.clean_session;
+    set_session_expiry(connect);
     connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
     connect.client_id = client_id;
     mqtt::encode_connect(c->out, connect);
@@ -960,9 +978,10 @@ void connect_peer(Peer& p, const Options& o, const std::string& client_id, bool 
   p.fd = connect_to(o);
   p.in.resize(kReadChunk);
   mqtt::Connect connect;
-  connect.version = mqtt::Version::v311;
+  connect.version = g_version;
   connect.protocol_name = "MQTT";
   connect.clean_session = clean;
+  set_session_expiry(connect);
   connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
   connect.client_id = client_id;
   mqtt::encode_connect(p.out, connect);
@@ -1071,8 +1090,7 @@ mqtt::Connack expect_connack(const mqtt::Frame& frame, const std::string& what) 
   if (frame.header.type != mqtt::PacketType::Connack) {
     fatal(what + ": expected CONNACK, got " + mqtt::packet_name(frame.header.type));
   }
-  if (const auto e = mqtt::decode_connack(frame, mqtt::Version::v311, ack);
-      e != mqtt::Error::None) {
+  if (const auto e = mqtt::decode_connack(frame, g_version, ack); e != mqtt::Error::None) {
     fatal(what + ": bad CONNACK: " + mqtt::describe(e));
   }
   if (ack.return_code != mqtt::connack::kAccepted) {
@@ -1086,7 +1104,7 @@ void expect_suback(const mqtt::Frame& frame, const std::string& what) {
   if (frame.header.type != mqtt::PacketType::Suback) {
     fatal(what + ": expected SUBACK, got " + mqtt::packet_name(frame.header.type));
   }
-  if (const auto e = mqtt::decode_suback(frame, mqtt::Version::v311, ack); e != mqtt::Error::None) {
+  if (const auto e = mqtt::decode_suback(frame, g_version, ack); e != mqtt::Error::None) {
     fatal(what + ": bad SUBACK: " + mqtt::describe(e));
   }
   if (ack.return_codes.size() != 1 || ack.return_codes[0] != 1) {
@@ -1098,7 +1116,7 @@ void queue_subscribe(Peer& p, const std::string& filter) {
   mqtt::Subscribe sub;
   sub.packet_id = 1;
   sub.subscriptions.push_back({filter, 1});
-  mqtt::encode_subscribe(p.out, sub);
+  mqtt::encode_subscribe(p.out, sub, g_version);
 }
 
 void queue_disconnect(Peer& p) {
@@ -1172,7 +1190,7 @@ double publish_qos1(const Options& o, const std::string& client_id, uint64_t tot
       pub.payload = payload;
       pub.qos = 1;
       pub.packet_id = next_id;
-      mqtt::encode_publish(p.out, pub);
+      mqtt::encode_publish(p.out, pub, g_version);
       next_id = next_id == 65535 ? 1 : next_id + 1;
       ++sent;
     }
@@ -1188,7 +1206,7 @@ double publish_qos1(const Options& o, const std::string& client_id, uint64_t tot
       fatal(std::string("publishing: unexpected ") + mqtt::packet_name(f.header.type));
     }
     uint16_t id = 0;
-    if (mqtt::decode_ack(f, mqtt::Version::v311, id) != mqtt::Error::None || !inflight[id]) {
+    if (mqtt::decode_ack(f, g_version, id) != mqtt::Error::None || !inflight[id]) {
       fatal("publishing: bad or unexpected PUBACK");
     }
     inflight[id] = 0;
@@ -1237,7 +1255,7 @@ int run_offline(const Options& o) {
       fatal(std::string("draining: unexpected ") + mqtt::packet_name(f.header.type));
     }
     mqtt::Publish pub;
-    if (mqtt::decode_publish(f, mqtt::Version::v311, pub) != mqtt::Error::None) {
+    if (mqtt::decode_publish(f, g_version, pub) != mqtt::Error::None) {
       fatal("draining: bad PUBLISH");
     }
     if (pub.qos == 1) mqtt::encode_ack(p.out, mqtt::PacketType::Puback, pub.packet_id);
@@ -1320,7 +1338,7 @@ long long vmrss_kb(int pid) {
 // A clean-session CONNECT with --keep-alive.
 std::string connect_packet(const Options& o, const std::string& client_id) {
   mqtt::Connect connect;
-  connect.version = mqtt::Version::v311;
+  connect.version = g_version;
   connect.protocol_name = "MQTT";
   connect.clean_session = true;
   connect.keep_alive = static_cast<uint16_t>(o.keep_alive);
@@ -1566,7 +1584,7 @@ class LinkSet {
         return;
       case mqtt::PacketType::Suback: {
         mqtt::Suback ack;
-        if (mqtt::decode_suback(frame, mqtt::Version::v311, ack) != mqtt::Error::None) {
+        if (mqtt::decode_suback(frame, g_version, ack) != mqtt::Error::None) {
           fatal("subscriptions: bad SUBACK");
         }
         ++l.subacks;
@@ -1647,7 +1665,7 @@ std::string publish_chunk(uint64_t sites, uint64_t connections, bool matching, s
     mqtt::Publish pub;
     pub.topic = topic;
     pub.payload = payload;
-    mqtt::encode_publish(out, pub);
+    mqtt::encode_publish(out, pub, g_version);
   }
   return out;
 }
@@ -1789,7 +1807,7 @@ int run_subscriptions(const Options& o) {
     sub.packet_id = static_cast<uint16_t>(packets[c] % 65535 + 1);
     for (const std::string& f : pending[c])
       sub.subscriptions.push_back({f, 0});
-    mqtt::encode_subscribe(subs[c]->out, sub);
+    mqtt::encode_subscribe(subs[c]->out, sub, g_version);
     ++packets[c];
     pending[c].clear();
   };

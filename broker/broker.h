@@ -1,4 +1,4 @@
-// The MQTT broker: MQTT 3.1 and 3.1.1 over TCP, TLS and WebSocket (plain or over TLS), with
+// The MQTT broker: MQTT 3.1, 3.1.1 and 5.0 over TCP, TLS and WebSocket (plain or over TLS), with
 // durable state in SQLite (or in memory).
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,18 @@ struct Options {
   std::function<void(size_t connected_clients)> heartbeat;
 };
 
+// The MQTT 5 properties a message carries from its publisher to its subscribers (MQTT 5
+// subscribers receive them; MQTT 3.1.1 ones the topic and payload only).
+struct PublishProperties {
+  std::optional<uint8_t> payload_format_indicator;  // 1: the payload is UTF-8 text
+  std::optional<uint32_t> message_expiry_interval;  // seconds; set on publish only
+  std::optional<std::string> content_type;
+  std::optional<std::string> response_topic;    // where a request's answer goes
+  std::optional<std::string> correlation_data;  // binary; returned with the answer
+  std::vector<std::pair<std::string, std::string>> user_properties;
+  bool operator==(const PublishProperties&) const = default;
+};
+
 class Core;
 
 class Broker {
@@ -84,11 +97,19 @@ class Broker {
   // ACL does not restrict it. Both calls are safe from any thread and return at once; the
   // broker's thread carries them out in the order they were made.
   void publish(std::string topic, std::string payload, uint8_t qos, bool retain);
+  // The same with MQTT 5 properties (e.g. the correlation data of an answer to a request).
+  void publish(std::string topic, std::string payload, uint8_t qos, bool retain,
+               PublishProperties properties);
   // Messages published from now on to topics matching `filter` (a valid filter) are passed to
   // `handler`, on the broker's thread: it must not block (hand the work to another thread).
   // Retained messages are not replayed to it.
   using MessageHandler = std::function<void(std::string_view topic, std::string_view payload)>;
   void subscribe(std::string filter, MessageHandler handler);
+  // The same, also passing the message's MQTT 5 properties (null when it has none), e.g. the
+  // response topic and correlation data of a request.
+  using PropertiesHandler = std::function<void(std::string_view topic, std::string_view payload,
+                                               const PublishProperties* properties)>;
+  void subscribe(std::string filter, PropertiesHandler handler);
 
   // Makes the broker re-read its password and ACL files soon, keeping every connection; a file
   // with errors is refused (logged) and the rules in force stay. Safe from any thread.

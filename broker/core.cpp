@@ -45,10 +45,18 @@ void Broker::request_auth_reload() {
   core_->request_auth_reload();
 }
 void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain) {
-  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr});
+  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr, nullptr, nullptr});
+}
+void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain,
+                     PublishProperties properties) {
+  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr, nullptr,
+               std::make_shared<const PublishProperties>(std::move(properties))});
 }
 void Broker::subscribe(std::string filter, MessageHandler handler) {
-  core_->post({std::move(filter), {}, 0, false, std::move(handler)});
+  core_->post({std::move(filter), {}, 0, false, std::move(handler), nullptr, nullptr});
+}
+void Broker::subscribe(std::string filter, PropertiesHandler handler) {
+  core_->post({std::move(filter), {}, 0, false, nullptr, std::move(handler), nullptr});
 }
 void Broker::request_stop() {
   core_->request_stop();
@@ -178,6 +186,11 @@ void Core::run() {
   for (auto& [id, c] : connections_)
     open.push_back(c.get());
   for (Connection* c : open) {
+    if (c->state == Connection::State::Connected && c->version == mqtt::Version::v5) {
+      mqtt::encode_disconnect(c->output,
+                              mqtt::Disconnect{.reason_code = mqtt::reason::kServerShuttingDown},
+                              c->version);
+    }
     flush(*c);
     close(*c, "broker stopping", /*publish_will=*/false);
   }
@@ -249,13 +262,12 @@ bool Core::feed_mqtt(Connection& c, std::string_view data) {
       case mqtt::FrameStatus::Incomplete:
         goto keep_rest;
       case mqtt::FrameStatus::Malformed:
-        close(c, "malformed packet (fixed header)", true);
+        disconnect(c, mqtt::reason::kMalformedPacket, "malformed packet (fixed header)");
         return false;
       case mqtt::FrameStatus::TooLarge:
-        close(c,
-              "packet larger than max_packet_size (" + std::to_string(options_.max_packet_size) +
-                  " bytes)",
-              true);
+        disconnect(c, mqtt::reason::kPacketTooLarge,
+                   "packet larger than max_packet_size (" +
+                       std::to_string(options_.max_packet_size) + " bytes)");
         return false;
       case mqtt::FrameStatus::Complete:
         break;
@@ -302,30 +314,102 @@ bool Core::handle_packet(Connection& c, const mqtt::Frame& frame) {
       return handle_subscribe(c, frame);
     case PacketType::Unsubscribe:
       return handle_unsubscribe(c, frame);
-    case PacketType::Pingreq:
-    case PacketType::Disconnect: {
+    case PacketType::Pingreq: {
       if (mqtt::Error e = mqtt::decode_empty(frame, c.version); e != mqtt::Error::None) {
-        close(c, std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(e),
-              true);
-        return false;
-      }
-      if (type == PacketType::Disconnect) {
-        c.will.reset();  // a clean DISCONNECT discards the will
-        close(c, "disconnected", false);
+        reject(c, type, e);
         return false;
       }
       mqtt::encode_empty(c.output, PacketType::Pingresp);
       sent_packet(c);
       return true;
     }
+    case PacketType::Disconnect:
+      return handle_disconnect(c, frame);
+    case PacketType::Auth:
+      return handle_auth(c, frame);
     case PacketType::Connect:
-      close(c, "protocol violation: a second CONNECT", true);
+      disconnect(c, mqtt::reason::kProtocolError, "protocol violation: a second CONNECT");
       return false;
     default:
-      close(c, std::string("protocol violation: a client may not send ") + mqtt::packet_name(type),
-            true);
+      disconnect(
+          c, mqtt::reason::kProtocolError,
+          std::string("protocol violation: a client may not send ") + mqtt::packet_name(type));
       return false;
   }
+}
+
+void Core::disconnect(Connection& c, uint8_t reason_code, std::string_view why) {
+  if (c.state == Connection::State::Connected && c.version == mqtt::Version::v5) {
+    mqtt::Disconnect packet{.reason_code = reason_code};
+    // The reason string goes only where it fits the client's maximum packet size.
+    if (c.max_packet_size == 0 || why.size() + 16 <= c.max_packet_size) {
+      packet.properties.reason_string = why;
+    }
+    // Replies still waiting for the store are dropped with the connection: they confirm work
+    // not yet on disk, so the client must not see them (it sends that work again).
+    c.deferred.reset();
+    mqtt::encode_disconnect(c.output, packet, c.version);
+    ++stats_.packets_sent;
+    flush(c);
+  }
+  close(c, why, /*publish_will=*/true);
+}
+
+void Core::reject(Connection& c, mqtt::PacketType type, mqtt::Error error) {
+  disconnect(c, mqtt::reason_code_for(error),
+             std::string("invalid ") + mqtt::packet_name(type) + ": " + mqtt::describe(error));
+}
+
+bool Core::handle_disconnect(Connection& c, const mqtt::Frame& frame) {
+  mqtt::Disconnect packet;
+  if (mqtt::Error e = mqtt::decode_disconnect(frame, c.version, packet); e != mqtt::Error::None) {
+    reject(c, mqtt::PacketType::Disconnect, e);
+    return false;
+  }
+  Session& s = *c.session;
+  if (auto expiry = packet.properties.session_expiry_interval) {
+    // A session that was to end with its connection may not be kept at the last moment
+    // [MQTT-3.14.2-2].
+    if (c.session_expiry_zero && *expiry != 0) {
+      disconnect(c, mqtt::reason::kProtocolError,
+                 "DISCONNECT sets a session expiry interval after CONNECT asked for 0");
+      return false;
+    }
+    if (*expiry == 0) {
+      s.clean = true;
+    } else {
+      s.expiry_s = *expiry == UINT32_MAX ? 0 : *expiry;
+      if (options_.persistent_session_expiry_s != 0 &&
+          (s.expiry_s == 0 || s.expiry_s > options_.persistent_session_expiry_s)) {
+        s.expiry_s = options_.persistent_session_expiry_s;
+      }
+    }
+  }
+  // Only a normal disconnection (0x00) discards the will [MQTT-3.14.4-3]: 0x04 asks for it,
+  // and an error reason is no normal end either [MQTT 5, 3.1.2.5].
+  bool with_will = packet.reason_code != mqtt::reason::kNormalDisconnection;
+  if (!with_will) c.will.reset();
+  std::string why = "disconnected";
+  if (packet.reason_code != mqtt::reason::kNormalDisconnection) {
+    why += " (reason 0x" + std::string(1, "0123456789abcdef"[packet.reason_code >> 4]) +
+           "0123456789abcdef"[packet.reason_code & 0xf] + ")";
+  }
+  if (packet.properties.reason_string) why += ": " + std::string(*packet.properties.reason_string);
+  close(c, why, with_will);
+  return false;
+}
+
+// fieldgate offers no extended authentication (CONNECT with an authentication method is
+// refused with 0x8C), so an AUTH can only be a protocol error [MQTT-4.12.0-1].
+bool Core::handle_auth(Connection& c, const mqtt::Frame& frame) {
+  mqtt::Auth packet;
+  if (mqtt::Error e = mqtt::decode_auth(frame, c.version, packet); e != mqtt::Error::None) {
+    reject(c, mqtt::PacketType::Auth, e);
+    return false;
+  }
+  disconnect(c, mqtt::reason::kProtocolError,
+             "AUTH without an authentication method agreed in CONNECT (fieldgate supports none)");
+  return false;
 }
 
 void Core::queue_flush(Connection& c) {
@@ -386,17 +470,24 @@ void Core::close(Connection& c, std::string_view reason, bool publish_will) {
   if (Session* s = c.session) {
     c.session = nullptr;
     s->connection = nullptr;
+    hand_over_shared(*s);
+    if (publish_will && c.will && c.will->delay_s > 0 && !s->clean) {
+      // MQTT 5 will delay: published when the delay is over or the session ends, whichever
+      // comes first, and not at all if its client is back before [MQTT-3.1.3-9].
+      s->pending_will = std::move(c.will);
+      s->pending_will->due_ms = now_ms() + int64_t{s->pending_will->delay_s} * 1000;
+    }
     if (s->clean) {
       end_session(*s);
     } else {
-      s->last_seen_ms = now_ms();  // persistent_session_expiry_s counts from here
+      s->last_seen_ms = now_ms();  // the session expiry counts from here
       store_session(*s);
     }
   }
   if (publish_will && c.will) {
     WillMessage will = std::move(*c.will);
     c.will.reset();
-    route(will.topic, will.payload, will.qos, will.retain);
+    this->publish_will(will);
   }
   auto node = connections_.extract(c.id);
   if (!node.empty()) closed_.push_back(std::move(node.mapped()));
@@ -428,8 +519,9 @@ void Core::check_timers() {
     // Keep-alive is checked lazily: the deadline moves with every packet received.
     auto deadline = c.last_received + std::chrono::milliseconds(c.keep_alive_s * 1500);
     if (deadline <= now) {
-      close(c, "keep-alive timeout (no packet for 1.5 x " + std::to_string(c.keep_alive_s) + " s)",
-            true);
+      disconnect(
+          c, mqtt::reason::kKeepAliveTimeout,
+          "keep-alive timeout (no packet for 1.5 x " + std::to_string(c.keep_alive_s) + " s)");
     } else {
       schedule_timer(c, deadline);
     }
@@ -440,7 +532,7 @@ void Core::check_timers() {
   }
   if (now >= next_expiry_check_) {
     purge_expired_sessions();
-    next_expiry_check_ = now + std::chrono::seconds(60);
+    next_expiry_check_ = now + std::chrono::seconds(1);
   }
   if (options_.heartbeat && now >= next_heartbeat_) {
     size_t connected = 0;

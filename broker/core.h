@@ -2,6 +2,7 @@
 // Mosquitto (connect, publish and delivery, subscribe, $SYS, the loop).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,17 +29,13 @@ namespace fieldgate::broker {
 
 using Clock = std::chrono::steady_clock;
 
+// Topic aliases an MQTT 5 client may use towards the broker (CONNACK Topic Alias Maximum).
+inline constexpr uint16_t kTopicAliasMaximum = 10;
+
 // $SYS belongs to the broker: clients can neither publish there nor leave wills there.
 inline bool is_sys_topic(std::string_view topic) {
   return topic.starts_with("$SYS/") || topic == "$SYS";
 }
-
-struct WillMessage {
-  std::string topic;
-  std::string payload;
-  uint8_t qos = 0;
-  bool retain = false;
-};
 
 class Connection {
  public:
@@ -53,6 +50,17 @@ class Connection {
   Clock::time_point timer_due;  // of this connection's one live entry in Core::timers_
   Session* session = nullptr;
   std::unique_ptr<WillMessage> will;  // (a pointer: most connections have none)
+
+  // MQTT 5 (the defaults hold for MQTT 3): what the client told us in CONNECT.
+  uint32_t max_packet_size = 0;      // the largest packet it accepts; 0: no limit
+  uint16_t topic_alias_maximum = 0;  // how many topic aliases we may use towards it
+  bool session_expiry_zero = true;   // its CONNECT asked for session expiry 0
+  // Topic aliases in both directions; null until the connection uses one.
+  struct Aliases {
+    std::vector<std::string> inbound;  // alias - 1 -> topic (from the client)
+    std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>> outbound;  // to it
+  };
+  std::unique_ptr<Aliases> aliases;
   // TLS and WebSocket state; null on plain MQTT listeners (transport.cpp).
   std::unique_ptr<net::Transport> transport;
 
@@ -107,11 +115,14 @@ class Core {
     std::string payload;
     uint8_t qos = 0;
     bool retain = false;
-    Broker::MessageHandler handler;  // set: a subscription
+    Broker::MessageHandler handler;                       // set: a subscription
+    Broker::PropertiesHandler properties_handler;         // set: a subscription wanting properties
+    std::shared_ptr<const PublishProperties> properties;  // of a publish
   };
   void post(InboxItem item);
   void drain_inbox();
-  void deliver_internal(std::string_view topic, std::string_view payload);
+  void deliver_internal(std::string_view topic, std::string_view payload,
+                        const PublishProperties* properties);
   void reload_auth();
 
   struct Listener {
@@ -133,6 +144,13 @@ class Core {
   void queue_flush(Connection& c);
   void flush(Connection& c);
   void close(Connection& c, std::string_view reason, bool publish_will);
+  // Closes c for `why`: an MQTT 5 client first gets a DISCONNECT with `reason_code` (and `why` as
+  // its reason string); an MQTT 3 one is just closed. The will is published.
+  void disconnect(Connection& c, uint8_t reason_code, std::string_view why);
+  // The same for a packet the codec rejected with `error`.
+  void reject(Connection& c, mqtt::PacketType type, mqtt::Error error);
+  bool handle_disconnect(Connection& c, const mqtt::Frame& frame);
+  bool handle_auth(Connection& c, const mqtt::Frame& frame);
   void check_timers();
   int next_timer_ms() const;
   void schedule_timer(Connection& c, Clock::time_point due);
@@ -156,30 +174,65 @@ class Core {
   bool handle_connect(Connection& c, const mqtt::Frame& frame);
   bool authenticate(const mqtt::Connect& connect) const;
   void apply_acl(Session& s);
-  void refuse_connect(Connection& c, uint8_t return_code, std::string_view why);
-  Session& attach_session(Connection& c, std::string client_id, bool clean, bool& present);
+  // return_code: the MQTT 3 CONNACK code; reason_code: the MQTT 5 one.
+  void refuse_connect(Connection& c, uint8_t return_code, std::string_view why,
+                      uint8_t reason_code = mqtt::reason::kUnspecifiedError);
+  Session& attach_session(Connection& c, std::string client_id, bool clean_start,
+                          bool ends_with_connection, bool& present);
   void end_session(Session& s);
+  void publish_will(WillMessage& will);
   void resume_delivery(Session& s);
 
   // --- PUBLISH in and out, acknowledgements, routing (handle_publish.cpp) ---
   bool handle_publish(Connection& c, const mqtt::Frame& frame);
   bool handle_ack(Connection& c, const mqtt::Frame& frame);
-  void route(std::string_view topic, std::string_view payload, uint8_t qos, bool retain);
-  void deliver(Session& s, Outgoing outgoing);
-  // mqtt::encode_publish through a reused packet struct: with MQTT 5 properties it is large.
-  void encode_publish(std::string& out, std::string_view topic, std::string_view payload,
-                      uint8_t qos, bool retain, bool dup, uint16_t packet_id) {
-    outgoing_publish_.topic = topic;
-    outgoing_publish_.payload = payload;
-    outgoing_publish_.qos = qos;
-    outgoing_publish_.retain = retain;
-    outgoing_publish_.dup = dup;
-    outgoing_publish_.packet_id = packet_id;
-    mqtt::encode_publish(out, outgoing_publish_);
+  // A message to route: a PUBLISH, a will or an in-process publish.
+  struct Publication {
+    std::string_view topic;
+    std::string_view payload;
+    uint8_t qos = 0;
+    bool retain = false;
+    std::shared_ptr<const PublishProperties> properties;  // MQTT 5; null: none
+    int64_t expires_at_ms = 0;                            // Unix ms; 0: never
+    const Session* from = nullptr;  // the publisher's session (for no local); null: none
+  };
+  // Returns the number of subscriptions that matched (after the ACL's read check).
+  size_t route(const Publication& p);
+  void route(std::string_view topic, std::string_view payload, uint8_t qos, bool retain) {
+    route(Publication{.topic = topic, .payload = payload, .qos = qos, .retain = retain});
   }
-  void deliver_qos0(Connection& c, std::string_view topic, std::string_view payload, bool retain);
+  void deliver(Session& s, Outgoing outgoing);
+  // Fills the reused outgoing PUBLISH (with MQTT 5 properties it is large) for c; false when it
+  // would exceed the client's maximum packet size, so must not be sent [MQTT-3.1.2-24].
+  bool prepare_publish(const Connection& c, std::string_view topic, std::string_view payload,
+                       uint8_t qos, bool retain, const PublishProperties* properties,
+                       int64_t expires_at_ms, const std::vector<uint32_t>* subscription_ids);
+  // Appends the prepared PUBLISH (topic alias applied) and resets it.
+  void write_publish(Connection& c, std::string& out, bool dup, uint16_t packet_id);
+  // The fast path of the two above, for a plain PUBLISH: no properties, no client limits to
+  // check. That is all MQTT 3 traffic, and MQTT 5 traffic without properties to clients that
+  // set no maximum packet size and no topic alias maximum.
+  static bool plain_publish(const Connection& c, const PublishProperties* properties,
+                            int64_t expires_at_ms, const std::vector<uint32_t>* subscription_ids) {
+    return c.version != mqtt::Version::v5 ||
+           (!properties && expires_at_ms == 0 && !subscription_ids && c.max_packet_size == 0 &&
+            c.topic_alias_maximum == 0);
+  }
+  void encode_publish(std::string& out, mqtt::Version version, std::string_view topic,
+                      std::string_view payload, uint8_t qos, bool retain, bool dup,
+                      uint16_t packet_id) {
+    mqtt::encode_publish_bare(out, topic, payload, qos, retain, dup, packet_id, version);
+  }
+  void deliver_qos0(Connection& c, std::string_view topic, std::string_view payload, bool retain,
+                    const PublishProperties* properties = nullptr, int64_t expires_at_ms = 0,
+                    const std::vector<uint32_t>* subscription_ids = nullptr);
   void send_inflight(Session& s, Outgoing outgoing);
   void pump_queue(Session& s);
+  size_t inflight_window(const Session& s) const {
+    return std::min<size_t>(options_.max_inflight_messages, s.receive_maximum);
+  }
+  // A member of a shared subscription leaves: its messages not yet acknowledged go to another.
+  void hand_over_shared(Session& s);
 
   // --- SUBSCRIBE, UNSUBSCRIBE (handle_subscribe.cpp) ---
   bool handle_subscribe(Connection& c, const mqtt::Frame& frame);
@@ -213,7 +266,8 @@ class Core {
   bool store_wrote_since(size_t mark) const { return open_batch_.ops.size() != mark; }
   void store_session(Session& s);
   void store_session_gone(Session& s);
-  void store_subscription(Session& s, std::string_view filter, uint8_t qos, bool add);
+  void store_subscription(Session& s, std::string_view filter, const SubscriptionOptions& options,
+                          bool add);
   void store_inbound(Session& s, uint16_t packet_id, bool add);
   void store_delivery(Session& s, Outgoing& o, uint16_t packet_id, store::DeliveryState state);
   void store_delivery_done(Session& s, Outgoing& o);
@@ -260,13 +314,19 @@ class Core {
   RetainedStore retained_;
   uint64_t route_stamp_ = 0;
   std::vector<Session*> route_matches_;
+  struct SharedMatch {
+    Session* session;
+    const TopicTree::Subscriber* member;
+    const TopicTree::SharedGroup* group;
+  };
+  std::vector<SharedMatch> route_shared_;
 
   // The in-process client: its inbox (filled by any thread) and its session, which lives
   // outside sessions_ so that no network client can take it over.
   std::mutex inbox_mutex_;
   std::vector<InboxItem> inbox_;
   Session internal_session_{"fieldgate", /*clean=*/true, /*durable=*/false};
-  std::vector<std::pair<std::string, Broker::MessageHandler>> internal_handlers_;
+  std::vector<std::pair<std::string, Broker::PropertiesHandler>> internal_handlers_;
 
   // Who may connect and what they may touch: null when not configured.
   std::unique_ptr<auth::PasswordFile> passwords_;
@@ -287,7 +347,9 @@ class Core {
 
   // Packet structs reused on the hot path (decode and encode), to spare their construction.
   mqtt::Publish incoming_publish_;
+  mqtt::Ack incoming_ack_;
   mqtt::Publish outgoing_publish_;
+  bool outgoing_has_properties_ = false;
 
   Stats stats_;
   Clock::time_point started_ = Clock::now();

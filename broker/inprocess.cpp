@@ -24,14 +24,21 @@ void Core::drain_inbox() {
     items.swap(inbox_);
   }
   for (InboxItem& item : items) {
-    if (item.handler) {
+    if (item.handler || item.properties_handler) {
       if (!mqtt::valid_topic_filter(item.topic)) {
         log::error("broker", "in-process subscription to an invalid filter ignored: ", item.topic);
         continue;
       }
       subscriptions_.add(item.topic, &internal_session_, 0);
-      internal_session_.subscriptions[item.topic] = 0;
-      internal_handlers_.emplace_back(std::move(item.topic), std::move(item.handler));
+      internal_session_.subscriptions[item.topic] = SubscriptionOptions{};
+      Broker::PropertiesHandler handler = std::move(item.properties_handler);
+      if (!handler) {
+        handler = [plain = std::move(item.handler)](
+                      std::string_view topic, std::string_view payload, const PublishProperties*) {
+          plain(topic, payload);
+        };
+      }
+      internal_handlers_.emplace_back(std::move(item.topic), std::move(handler));
       continue;
     }
     if (!mqtt::valid_topic_name(item.topic) || item.qos > 2) {
@@ -39,15 +46,30 @@ void Core::drain_inbox() {
       continue;
     }
     ++stats_.publish_received;
-    route(item.topic, item.payload, item.qos, item.retain);
+    Publication p{.topic = item.topic,
+                  .payload = item.payload,
+                  .qos = item.qos,
+                  .retain = item.retain,
+                  .properties = std::move(item.properties)};
+    if (p.properties && p.properties->message_expiry_interval) {
+      p.expires_at_ms = now_ms() + int64_t{*p.properties->message_expiry_interval} * 1000;
+    }
+    if (p.properties && p.properties->payload_format_indicator == 1 &&
+        !mqtt::valid_utf8_payload(p.payload)) {
+      log::error("broker", "in-process publish to ", item.topic,
+                 " ignored: payload format indicator 1 (UTF-8) but the payload is not UTF-8");
+      continue;
+    }
+    route(p);
   }
 }
 
 // Every handler whose filter matches gets the message (the session's subscriptions collapse
 // into one delivery, its handlers do not).
-void Core::deliver_internal(std::string_view topic, std::string_view payload) {
+void Core::deliver_internal(std::string_view topic, std::string_view payload,
+                            const PublishProperties* properties) {
   for (const auto& [filter, handler] : internal_handlers_) {
-    if (auth::Acl::filter_matches(filter, topic)) handler(topic, payload);
+    if (auth::Acl::filter_matches(filter, topic)) handler(topic, payload, properties);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "broker/broker.h"
+
 namespace fieldgate::broker {
 
 // Where the store stands with one row (a message or a delivery): the write not yet handed to
@@ -20,6 +22,10 @@ struct Message {
   std::string topic;
   std::string payload;
   uint8_t qos = 0;  // as published; a delivery uses min(this, the subscription's QoS)
+  // MQTT 5: the properties passed on to subscribers (null: none, as for all MQTT 3 traffic;
+  // message_expiry_interval is not used here) and when the message expires (Unix ms; 0: never).
+  std::shared_ptr<const PublishProperties> properties;
+  int64_t expires_at_ms = 0;
 
   // The store's bookkeeping, touched only by the broker's loop thread (the store's writer thread
   // reads topic, payload and qos only). A message is on disk while durable rows refer to it.

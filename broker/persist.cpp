@@ -74,16 +74,32 @@ void Core::load_store() {
     s.protocol = stored.protocol;
     s.username = stored.username;
     s.last_seen_ms = stored.last_seen_ms;
+    s.expiry_s = stored.expiry_s;
     if (s.last_seen_ms == 0) {
       // Its client was connected when the broker stopped: its absence counts from now.
       s.last_seen_ms = now_ms();
       store_session(s);
     }
     for (const store::StoredSubscription& sub : stored.subscriptions) {
-      subscriptions_.add(sub.filter, &s, sub.qos);
-      s.subscriptions[sub.filter] = sub.qos;
+      SubscriptionOptions options{
+          .qos = sub.qos,
+          .no_local = (sub.options & store::kNoLocal) != 0,
+          .retain_as_published = (sub.options & store::kRetainAsPublished) != 0,
+          .retain_handling = static_cast<uint8_t>((sub.options >> 4) & 3),
+          .identifier = sub.identifier};
+      subscriptions_.add(sub.filter, &s, options);
+      s.subscriptions[sub.filter] = options;
     }
     apply_acl(s);
+    // The store keeps no subscription identifiers per delivery: they come back from the
+    // session's subscriptions that match the message (as they did when it was routed).
+    std::vector<std::pair<std::string_view, uint32_t>> identified;
+    for (const auto& [filter, options] : s.subscriptions) {
+      std::string_view group, real = filter;
+      if (options.identifier != 0 && !split_shared(filter, group, real)) {
+        identified.emplace_back(filter, options.identifier);
+      }
+    }
     for (const store::StoredDelivery& d : stored.deliveries) {
       Outgoing o;
       o.qos = d.qos;
@@ -100,6 +116,13 @@ void Core::load_store() {
                     Op{.kind = Op::Kind::DeleteDelivery, .client_id = s.client_id, .id = d.seq});
           continue;
         }
+      }
+      if (o.message && !identified.empty()) {
+        std::vector<uint32_t> ids;
+        for (const auto& [filter, identifier] : identified) {
+          if (auth::Acl::filter_matches(filter, o.message->topic)) ids.push_back(identifier);
+        }
+        o.via = Outgoing::make_via(std::move(ids));
       }
       switch (d.state) {
         case DeliveryState::Queued:
@@ -183,7 +206,7 @@ void Core::store_session(Session& s) {
                                .client_id = s.client_id,
                                .text = s.username.value_or(std::string{}),
                                .last_seen_ms = s.last_seen_ms,
-                               .expiry_s = options_.persistent_session_expiry_s,
+                               .expiry_s = s.expiry_s,
                                .protocol = s.protocol,
                                .has_username = s.username.has_value()});
 }
@@ -201,13 +224,20 @@ void Core::store_session_gone(Session& s) {
   open_batch_.ops.push_back(Op{.kind = Op::Kind::DeleteSession, .client_id = s.client_id});
 }
 
-void Core::store_subscription(Session& s, std::string_view filter, uint8_t qos, bool add) {
+void Core::store_subscription(Session& s, std::string_view filter,
+                              const SubscriptionOptions& options, bool add) {
   if (!s.durable) return;
+  uint8_t bits =
+      static_cast<uint8_t>((options.no_local ? store::kNoLocal : 0) |
+                           (options.retain_as_published ? store::kRetainAsPublished : 0) |
+                           (options.retain_handling << 4));
   open_batch_.ops.push_back(
       Op{.kind = add ? Op::Kind::PutSubscription : Op::Kind::DeleteSubscription,
          .client_id = s.client_id,
          .text = std::string(filter),
-         .qos = qos});
+         .id = options.identifier,
+         .qos = options.qos,
+         .options = bits});
 }
 
 void Core::store_inbound(Session& s, uint16_t packet_id, bool add) {
@@ -382,18 +412,28 @@ void Core::drain_store() {
   }
 }
 
+// Sessions whose client has been away longer than their expiry (MQTT 5 session expiry
+// interval, capped by persistent_session_expiry_s) end; delayed wills whose time has come are
+// published. Runs every second: MQTT 5 intervals are in seconds.
 void Core::purge_expired_sessions() {
-  if (options_.persistent_session_expiry_s == 0) return;
-  int64_t cutoff = now_ms() - int64_t{options_.persistent_session_expiry_s} * 1000;
+  const int64_t now = now_ms();
   std::vector<Session*> expired;
+  std::vector<Session*> wills_due;
   for (auto& [id, s] : sessions_) {
-    if (!s->connection && !s->clean && s->last_seen_ms != 0 && s->last_seen_ms < cutoff) {
+    if (s->connection || s->clean) continue;
+    if (s->pending_will && s->pending_will->due_ms <= now) wills_due.push_back(s.get());
+    if (s->expiry_s != 0 && s->last_seen_ms != 0 &&
+        s->last_seen_ms + int64_t{s->expiry_s} * 1000 <= now) {
       expired.push_back(s.get());
     }
   }
+  for (Session* s : wills_due) {
+    std::unique_ptr<WillMessage> will = std::move(s->pending_will);
+    publish_will(*will);
+  }
   for (Session* s : expired) {
-    log::info("broker", "session ", s->client_id,
-              " expired (persistent_session_expiry_s) and was removed");
+    log::info("broker", "session ", s->client_id, " expired after ", s->expiry_s,
+              " s without its client and was removed");
     end_session(*s);
   }
 }

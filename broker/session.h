@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -11,18 +12,65 @@
 #include <vector>
 
 #include "broker/message.h"
+#include "broker/topic_tree.h"
 
 namespace fieldgate::broker {
 
 class Connection;
 
+// A smart pointer whose move assignment swaps: the old value goes to the moved-from side and is
+// released when that is destroyed. The in-flight window shifts its entries on every
+// acknowledgement; this spares each shifted entry the check and release of its old pointers.
+template <typename Ptr>
+struct SwapOnMove : Ptr {
+  SwapOnMove() = default;
+  SwapOnMove(const Ptr& p) : Ptr(p) {}                 // NOLINT: converts like Ptr
+  SwapOnMove(Ptr&& p) noexcept : Ptr(std::move(p)) {}  // NOLINT
+  SwapOnMove(const SwapOnMove&) = default;
+  SwapOnMove(SwapOnMove&&) noexcept = default;
+  SwapOnMove& operator=(const SwapOnMove&) = default;
+  SwapOnMove& operator=(SwapOnMove&& o) noexcept {
+    this->swap(o);
+    return *this;
+  }
+};
+
 // One message on its way to one session.
 struct Outgoing {
-  MessagePtr message;
+  SwapOnMove<MessagePtr> message;
   uint8_t qos = 0;      // min(published QoS, granted QoS)
   bool retain = false;  // the RETAIN flag to send: set only for retained messages on subscribe
   uint64_t seq = 0;     // the delivery's row in the store (persistent sessions); 0: not stored
   PendingWrite write;
+  // MQTT 5: the identifiers of the subscriptions it matched, and the shared subscription
+  // ("$share/{group}/{filter}") it came through. Null when it has neither, as for all MQTT 3
+  // traffic, which so pays nothing for them.
+  struct Via {
+    std::vector<uint32_t> subscription_ids;
+    std::string shared;
+  };
+  SwapOnMove<std::unique_ptr<Via>> via;
+
+  static std::unique_ptr<Via> make_via(std::vector<uint32_t> ids, std::string shared = {}) {
+    if (ids.empty() && shared.empty()) return nullptr;
+    return std::make_unique<Via>(Via{std::move(ids), std::move(shared)});
+  }
+  const std::vector<uint32_t>* ids() const {
+    return via && !via->subscription_ids.empty() ? &via->subscription_ids : nullptr;
+  }
+  const std::string* shared() const { return via && !via->shared.empty() ? &via->shared : nullptr; }
+};
+
+// A will, from CONNECT until its connection ends badly (or, with a will delay, until the delay
+// is over or the session ends).
+struct WillMessage {
+  std::string topic;
+  std::string payload;
+  uint8_t qos = 0;
+  bool retain = false;
+  std::shared_ptr<const PublishProperties> properties;  // MQTT 5 will properties; null: none
+  uint32_t delay_s = 0;                                 // MQTT 5 will delay interval
+  int64_t due_ms = 0;  // with a delay: when to publish it (Unix ms), once its connection ended
 };
 
 // A QoS 1 or 2 message sent and not yet acknowledged all the way.
@@ -52,6 +100,21 @@ class OutgoingQueue {
       head_ = 0;  // amortised: at least half of the vector was consumed
     }
   }
+  // Removes the items for which remove(Outgoing&) returns true (it may move them away).
+  template <typename Remove>
+  void remove_if(Remove&& remove) {
+    size_t kept = head_;
+    for (size_t i = head_; i < items_.size(); ++i) {
+      if (remove(items_[i])) continue;
+      if (kept != i) items_[kept] = std::move(items_[i]);
+      ++kept;
+    }
+    items_.resize(kept);
+    if (head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    }
+  }
   auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
   auto end() { return items_.end(); }
 
@@ -67,15 +130,21 @@ class Session {
       : client_id(std::move(id)), clean(clean), durable(durable) {}
 
   const std::string client_id;
-  const bool clean;    // ends with its connection
+  // Ends with its connection: MQTT 3 clean session, or MQTT 5 session expiry 0 (which the
+  // client may set on DISCONNECT, so not const).
+  bool clean;
   const bool durable;  // kept in the store: persistent, and the broker has persistence on
   Connection* connection = nullptr;
   uint8_t protocol = 4;                 // CONNECT protocol level of its last connection
   std::optional<std::string> username;  // of its last login: what the ACL grants it
   int64_t last_seen_ms = 0;             // when its client last went away (Unix ms); for expiry
+  uint32_t expiry_s = 0;                // how long it outlives its connection; 0: for ever
   uint64_t last_seq = 0;                // of its deliveries in the store
+  uint16_t receive_maximum = 65535;     // MQTT 5: the client's, which bounds our in-flight window
+  std::unique_ptr<WillMessage> pending_will;  // a delayed will waiting for its time
 
-  std::unordered_map<std::string, uint8_t> subscriptions;  // filter -> granted QoS
+  // filter ("$share/{group}/{filter}" for a shared one) -> granted QoS and options
+  std::unordered_map<std::string, SubscriptionOptions> subscriptions;
   OutgoingQueue queue;             // waiting for a connection or a free in-flight slot
   std::vector<Inflight> inflight;  // in the order sent
   std::unordered_set<uint16_t> awaiting_pubrel;  // inbound QoS 2: PUBREC sent, no PUBREL yet
@@ -83,6 +152,8 @@ class Session {
   // Scratch space of the router: collapses several matching filters into one delivery.
   uint64_t route_stamp = 0;
   uint8_t route_qos = 0;
+  bool route_retain = false;        // some matching subscription keeps RETAIN as published
+  std::vector<uint32_t> route_ids;  // identifiers of the matching subscriptions
 
   // The next packet identifier not used by a message in flight.
   uint16_t next_packet_id() {

@@ -866,7 +866,10 @@ bool Properties::empty() const {
 // String rules
 
 bool valid_utf8(std::string_view text) {
-  if (text.size() > kMaxStringLength) return false;
+  return text.size() <= kMaxStringLength && valid_utf8_payload(text);
+}
+
+bool valid_utf8_payload(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t i = 0;
@@ -1155,7 +1158,10 @@ Error decode_ack(const Frame& frame, Version version, uint16_t& packet_id) {
 }
 
 Error decode_ack(const Frame& frame, Version version, Ack& out) {
-  out = Ack{};
+  // Field by field rather than `out = Ack{}`: the broker decodes one per QoS 1/2 delivery.
+  out.packet_id = 0;
+  out.reason_code = 0;
+  out.properties.clear();
   const PacketType type = frame.header.type;
   if (type != PacketType::Puback && type != PacketType::Pubrec && type != PacketType::Pubrel &&
       type != PacketType::Pubcomp) {
@@ -1431,38 +1437,63 @@ size_t publish_size(const Publish& packet, Version version) {
   return 1 + varint_size(static_cast<uint32_t>(remaining)) + remaining;
 }
 
+namespace {
+
+// PUBLISH from its parts; `properties` null: none (MQTT 5: an empty property block), and
+// `property_size` their size from properties_size otherwise.
+inline void encode_publish_parts(std::string& out, std::string_view topic, std::string_view payload,
+                                 uint8_t qos, bool retain, bool dup, uint16_t packet_id, bool v5,
+                                 const Properties* properties, size_t property_size) {
+  const size_t property_bytes = v5 ? property_block_size(property_size) : 0;
+  qos &= 0x03;
+  const size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + property_bytes + payload.size();
+  uint8_t flags = static_cast<uint8_t>(qos << 1);
+  if (dup) flags |= kPublishDup;
+  if (retain) flags |= kPublishRetain;
+
+  // Everything before the payload (fixed header, topic, packet identifier and, for MQTT 5
+  // without properties, the zero property length) goes in one append when the topic is short,
+  // as topics usually are: each append costs a capacity check and a call.
+  constexpr size_t kShortTopic = 96;
+  char head[7 + kShortTopic + 3];
+  head[0] = static_cast<char>(first_byte(PacketType::Publish, flags));
+  size_t n = 1 + put_varint(head + 1, static_cast<uint32_t>(remaining));
+  put_u16(head + n, static_cast<uint16_t>(topic.size()));
+  n += 2;
+  out.reserve(out.size() + n + remaining - 2);
+  if (topic.size() <= kShortTopic) {
+    std::memcpy(head + n, topic.data(), topic.size());
+    n += topic.size();
+  } else {
+    out.append(head, n);
+    out.append(topic);
+    n = 0;
+  }
+  if (qos > 0) {
+    put_u16(head + n, packet_id);
+    n += 2;
+  }
+  if (v5 && !properties) head[n++] = '\0';
+  if (n > 0) out.append(head, n);
+  if (v5 && properties) append_properties(out, *properties, kInPublish, property_size);
+  out.append(payload);
+}
+
+}  // namespace
+
 void encode_publish(std::string& out, const Publish& packet, Version version) {
   // MQTT 5 adds a property block; without properties (the usual case) that is one zero byte.
   const bool v5 = version == Version::v5;
   const bool bare = !v5 || no_publish_properties(packet.properties);
-  const size_t properties = bare ? 0 : properties_size(packet.properties, kInPublish);
-  const size_t property_bytes = v5 ? property_block_size(properties) : 0;
-  const uint8_t qos = packet.qos & 0x03;
-  const size_t remaining =
-      2 + packet.topic.size() + (qos > 0 ? 2 : 0) + property_bytes + packet.payload.size();
-  uint8_t flags = static_cast<uint8_t>(qos << 1);
-  if (packet.dup) flags |= kPublishDup;
-  if (packet.retain) flags |= kPublishRetain;
+  encode_publish_parts(out, packet.topic, packet.payload, packet.qos, packet.retain, packet.dup,
+                       packet.packet_id, v5, bare ? nullptr : &packet.properties,
+                       bare ? 0 : properties_size(packet.properties, kInPublish));
+}
 
-  // Fixed header, topic length: at most 1 + 4 + 2 bytes, appended in one go.
-  char head[7];
-  head[0] = static_cast<char>(first_byte(PacketType::Publish, flags));
-  size_t n = 1 + put_varint(head + 1, static_cast<uint32_t>(remaining));
-  put_u16(head + n, static_cast<uint16_t>(packet.topic.size()));
-  n += 2;
-
-  out.reserve(out.size() + n + remaining - 2);
-  out.append(head, n);
-  out.append(packet.topic);
-  if (qos > 0) append_u16(out, packet.packet_id);
-  if (v5) {
-    if (bare) {
-      out.push_back('\0');
-    } else {
-      append_properties(out, packet.properties, kInPublish, properties);
-    }
-  }
-  out.append(packet.payload);
+void encode_publish_bare(std::string& out, std::string_view topic, std::string_view payload,
+                         uint8_t qos, bool retain, bool dup, uint16_t packet_id, Version version) {
+  encode_publish_parts(out, topic, payload, qos, retain, dup, packet_id, version == Version::v5,
+                       nullptr, 0);
 }
 
 void encode_ack(std::string& out, PacketType type, uint16_t packet_id) {

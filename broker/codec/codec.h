@@ -384,6 +384,10 @@ void encode_connack(std::string& out, const Connack& packet);
 void encode_connack(std::string& out, const Connack& packet, Version version);
 void encode_publish(std::string& out, const Publish& packet);
 void encode_publish(std::string& out, const Publish& packet, Version version);
+// The same for a PUBLISH without properties (MQTT 5: an empty property block), from its parts:
+// the broker's hot path, which need not fill a Publish nor look for properties.
+void encode_publish_bare(std::string& out, std::string_view topic, std::string_view payload,
+                         uint8_t qos, bool retain, bool dup, uint16_t packet_id, Version version);
 // PUBACK, PUBREC, PUBREL (which gets its required flags), PUBCOMP or UNSUBACK.
 void encode_ack(std::string& out, PacketType type, uint16_t packet_id);
 // PUBACK, PUBREC, PUBREL or PUBCOMP; MQTT 5 uses the short forms when it can.
@@ -411,6 +415,8 @@ size_t publish_size(const Publish& packet, Version version);
 
 // Well-formed UTF-8 without surrogates, overlong forms or U+0000, at most 65535 bytes.
 bool valid_utf8(std::string_view text);
+// The same rules without the length limit: a payload whose payload format indicator is 1.
+bool valid_utf8_payload(std::string_view text);
 // A topic a PUBLISH may carry: valid UTF-8, at least one byte, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 // A filter a SUBSCRIBE may carry: valid UTF-8, at least one byte, '+' and '#' alone in their

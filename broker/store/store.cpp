@@ -76,7 +76,97 @@ CREATE TABLE retained (
     R"sql(
 ALTER TABLE sessions ADD COLUMN username TEXT;
 )sql",
+    // 3: MQTT 5 messages: their properties (encode_properties) and expiry time (Unix ms, 0:
+    // never). subscriptions.options holds the subscription identifier from bit 8 on.
+    R"sql(
+ALTER TABLE messages ADD COLUMN properties BLOB;
+ALTER TABLE messages ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
+
+// A message's MQTT 5 properties as one blob: records of a tag byte and length-prefixed (u32,
+// little endian) values; a user property is two values.
+enum : uint8_t {
+  kTagFormat = 1,
+  kTagContentType = 3,
+  kTagResponseTopic = 8,
+  kTagCorrelation = 9,
+  kTagUser = 0x26
+};
+
+void put_value(std::string& out, std::string_view v) {
+  const auto n = static_cast<uint32_t>(v.size());
+  for (int i = 0; i < 4; ++i)
+    out += static_cast<char>((n >> (8 * i)) & 0xff);
+  out += v;
+}
+
+std::string encode_properties(const PublishProperties& p) {
+  std::string out;
+  if (p.payload_format_indicator) {
+    out += static_cast<char>(kTagFormat);
+    put_value(out, std::string(1, static_cast<char>(*p.payload_format_indicator)));
+  }
+  auto field = [&](uint8_t tag, const std::optional<std::string>& v) {
+    if (!v) return;
+    out += static_cast<char>(tag);
+    put_value(out, *v);
+  };
+  field(kTagContentType, p.content_type);
+  field(kTagResponseTopic, p.response_topic);
+  field(kTagCorrelation, p.correlation_data);
+  for (const auto& [name, value] : p.user_properties) {
+    out += static_cast<char>(kTagUser);
+    put_value(out, name);
+    put_value(out, value);
+  }
+  return out;
+}
+
+// False when the blob is not one encode_properties wrote.
+bool decode_properties(std::string_view in, PublishProperties& p) {
+  auto value = [&](std::string& v) {
+    if (in.size() < 4) return false;
+    uint32_t n = 0;
+    for (int i = 0; i < 4; ++i)
+      n |= uint32_t{static_cast<uint8_t>(in[static_cast<size_t>(i)])} << (8 * i);
+    in.remove_prefix(4);
+    if (in.size() < n) return false;
+    v.assign(in.substr(0, n));
+    in.remove_prefix(n);
+    return true;
+  };
+  while (!in.empty()) {
+    const auto tag = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    std::string v;
+    if (!value(v)) return false;
+    switch (tag) {
+      case kTagFormat:
+        if (v.size() != 1) return false;
+        p.payload_format_indicator = static_cast<uint8_t>(v[0]);
+        break;
+      case kTagContentType:
+        p.content_type = std::move(v);
+        break;
+      case kTagResponseTopic:
+        p.response_topic = std::move(v);
+        break;
+      case kTagCorrelation:
+        p.correlation_data = std::move(v);
+        break;
+      case kTagUser: {
+        std::string second;
+        if (!value(second)) return false;
+        p.user_properties.emplace_back(std::move(v), std::move(second));
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // maintain(): vacuum when this many pages are free and they are more than a quarter of the file.
@@ -330,7 +420,8 @@ Database::Database(const std::filesystem::path& path, Durability durability, uin
         {&statements_->delete_subscription,
          "DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2"},
         {&statements_->put_message,
-         "INSERT OR REPLACE INTO messages (id, topic, payload, qos) VALUES (?1, ?2, ?3, ?4)"},
+         "INSERT OR REPLACE INTO messages (id, topic, payload, qos, properties, expires_ms) VALUES "
+         "(?1, ?2, ?3, ?4, ?5, ?6)"},
         {&statements_->delete_message, "DELETE FROM messages WHERE id = ?1"},
         {&statements_->put_delivery,
          "INSERT OR REPLACE INTO deliveries (client_id, seq, message_id, qos, retain, packet_id, "
@@ -369,15 +460,27 @@ StoredState Database::load() {
   StoredState state;
 
   // Messages first: deliveries and retained entries refer to them by id.
-  query(db_, path_, "SELECT id, topic, payload, qos FROM messages ORDER BY id", [&](auto* s) {
-    const auto id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-    auto message = std::make_shared<Message>();
-    message->topic = column_text(s, 1);
-    message->payload = column_blob(s, 2);
-    message->qos = static_cast<uint8_t>(sqlite3_column_int(s, 3));
-    state.messages.emplace_back(id, std::move(message));
-    state.max_message_id = id;  // ascending
-  });
+  query(db_, path_,
+        "SELECT id, topic, payload, qos, properties, expires_ms FROM messages ORDER BY id",
+        [&](auto* s) {
+          const auto id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+          auto message = std::make_shared<Message>();
+          message->topic = column_text(s, 1);
+          message->payload = column_blob(s, 2);
+          message->qos = static_cast<uint8_t>(sqlite3_column_int(s, 3));
+          if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+            auto properties = std::make_shared<PublishProperties>();
+            if (decode_properties(column_blob(s, 4), *properties)) {
+              message->properties = std::move(properties);
+            } else {
+              log::warn("store", "state database ", path_.string(), ": message ", id,
+                        " has unreadable MQTT 5 properties; kept without them");
+            }
+          }
+          message->expires_at_ms = sqlite3_column_int64(s, 5);
+          state.messages.emplace_back(id, std::move(message));
+          state.max_message_id = id;  // ascending
+        });
 
   std::unordered_map<std::string, size_t> index;
   query(db_, path_,
@@ -420,7 +523,9 @@ StoredState Database::load() {
         StoredSubscription& sub = session.subscriptions.emplace_back();
         sub.filter = column_text(s, 1);
         sub.qos = static_cast<uint8_t>(sqlite3_column_int(s, 2));
-        sub.options = static_cast<uint8_t>(sqlite3_column_int(s, 3));
+        const auto options = static_cast<uint64_t>(sqlite3_column_int64(s, 3));
+        sub.options = static_cast<uint8_t>(options & 0xff);
+        sub.identifier = static_cast<uint32_t>(options >> 8);
       });
   for_sessions(
       "SELECT client_id, seq, message_id, qos, retain, packet_id, state FROM deliveries ORDER BY "
@@ -480,7 +585,7 @@ bool Database::apply(const Batch& batch, std::string& error) {
         bind_text(s, 1, op.client_id);
         bind_text(s, 2, op.text);
         sqlite3_bind_int(s, 3, op.qos);
-        sqlite3_bind_int(s, 4, op.options);
+        sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(op.options | (op.id << 8)));
         return run(s);
       }
       case Op::Kind::DeleteSubscription: {
@@ -498,6 +603,14 @@ bool Database::apply(const Batch& batch, std::string& error) {
         sqlite3_bind_blob64(s, 3, op.message->payload.data(), op.message->payload.size(),
                             SQLITE_STATIC);
         sqlite3_bind_int(s, 4, op.message->qos);
+        std::string properties;
+        if (op.message->properties) {
+          properties = encode_properties(*op.message->properties);
+          sqlite3_bind_blob64(s, 5, properties.data(), properties.size(), SQLITE_TRANSIENT);
+        } else {
+          sqlite3_bind_null(s, 5);
+        }
+        sqlite3_bind_int64(s, 6, op.message->expires_at_ms);
         return run(s);
       }
       case Op::Kind::DeleteMessage: {

@@ -45,10 +45,15 @@ enum class DeliveryState : uint8_t {
 
 // --- what load() returns ---
 
+// StoredSubscription::options: the MQTT 5 subscription options byte without its QoS bits.
+inline constexpr uint8_t kNoLocal = 0x04;
+inline constexpr uint8_t kRetainAsPublished = 0x08;  // retain handling is bits 4 and 5
+
 struct StoredSubscription {
   std::string filter;
   uint8_t qos = 0;
-  uint8_t options = 0;  // MQTT 5 subscription options beyond the QoS (0 for 3.1.1)
+  uint8_t options = 0;      // MQTT 5 subscription options beyond the QoS (0 for 3.1.1)
+  uint32_t identifier = 0;  // MQTT 5 subscription identifier; 0: none
 };
 
 struct StoredDelivery {
@@ -91,9 +96,10 @@ struct Op {
     PutSession,          // client_id, protocol, expiry_s, last_seen_ms, username (text when
                          // has_username) (insert or replace)
     DeleteSession,       // client_id: the session and everything it holds
-    PutSubscription,     // client_id, text = filter, qos, options (insert or replace)
+    PutSubscription,     // client_id, text = filter, qos, options, id = subscription identifier
+                         // (insert or replace)
     DeleteSubscription,  // client_id, text = filter
-    PutMessage,          // id = message id, message (insert)
+    PutMessage,          // id = message id, message (insert; with its MQTT 5 properties)
     DeleteMessage,       // id = message id
     PutDelivery,         // client_id, id = seq, message_id, qos, retain, packet_id, state
     DeleteDelivery,      // client_id, id = seq

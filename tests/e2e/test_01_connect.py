@@ -36,17 +36,15 @@ class ConnectTest(BrokerTestCase):
         self.assertEqual(got[0].rc, 1, "unacceptable protocol version")
         self.assert_broker_works()
 
-    @unittest.skipIf(harness.TARGET == "mosquitto", "Mosquitto serves MQTT 5")
-    def test_mqtt5_refused_with_reason_0x84_until_supported(self):
+    def test_mqtt5_accepted(self):
         c = self.raw(connect=False)
         # CONNECT, MQTT level 5, clean start, keep-alive 60, no properties, client id "v5".
         body = b"\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x02v5"
         c.send(bytes([0x10, len(body)]) + body)
         p = c.recv()
         self.assertEqual(p.type, m.CONNACK)
-        # v5 CONNACK: flags, reason code 0x84 (Unsupported Protocol Version), properties.
-        self.assertEqual(p.body[:2], b"\x00\x84")
-        c.wait_closed()
+        # v5 CONNACK: flags, reason code 0x00 (Success), then properties.
+        self.assertEqual(p.body[:2], b"\x00\x00")
 
     def test_bad_protocol_name_closed(self):
         c = self.raw(connect=False)

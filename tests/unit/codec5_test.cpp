@@ -928,6 +928,33 @@ TEST(Publish5, WithoutPropertiesOneZeroByte) {
   EXPECT_EQ(again, v311);
 }
 
+// encode_publish_bare is encode_publish without properties, byte for byte, in both versions and
+// for topics on either side of the length below which the header goes out in one append.
+TEST(Publish5, BareEncoderMatchesTheGeneralOne) {
+  for (size_t topic_size : {size_t{1}, size_t{95}, size_t{96}, size_t{97}, size_t{300}}) {
+    const std::string topic(topic_size, 't');
+    const std::string payload(200, 'p');  // the Publish below holds views of both
+    for (Version version : {Version::v311, v5}) {
+      for (uint8_t qos : {0, 1, 2}) {
+        const Publish in{topic,    payload,  qos,
+                         qos == 1, qos == 2, static_cast<uint16_t>(qos > 0 ? 513 : 0)};
+        std::string general, bare;
+        encode_publish(general, in, version);
+        encode_publish_bare(bare, in.topic, in.payload, in.qos, in.retain, in.dup, in.packet_id,
+                            version);
+        EXPECT_EQ(bare, general) << topic_size << " " << int(qos);
+        EXPECT_EQ(bare.size(), publish_size(in, version));
+        Publish out;
+        ASSERT_EQ(decode_publish(frame_of(bare), version, out), Error::None);
+        EXPECT_EQ(out.topic, in.topic);
+        EXPECT_EQ(out.payload, in.payload);
+        EXPECT_EQ(out.packet_id, in.packet_id);
+        EXPECT_TRUE(out.properties.empty());
+      }
+    }
+  }
+}
+
 TEST(Publish5, EncoderWritesOnlyAllowedProperties) {
   Publish in{"t", "", 0, false, false, 0};
   in.properties.session_expiry_interval = 5;  // not a PUBLISH property

@@ -289,8 +289,20 @@ TEST(Utf8, InvalidSequences) {
   };
   for (const std::string& text : cases) {
     EXPECT_FALSE(valid_utf8(text)) << hex(text);
+    EXPECT_FALSE(valid_utf8_payload(text)) << hex(text);
     EXPECT_FALSE(reference_utf8(text)) << hex(text);
   }
+}
+
+// A payload with payload format indicator 1 follows the same rules without the string limit.
+TEST(Utf8, PayloadHasNoLengthLimit) {
+  std::string big = std::string(100000, 'a') + bytes({0xE2, 0x82, 0xAC});
+  EXPECT_FALSE(valid_utf8(big));
+  EXPECT_TRUE(valid_utf8_payload(big));
+  EXPECT_TRUE(valid_utf8_payload(""));
+  big += bytes({0xE2, 0x82});  // truncated at the very end
+  EXPECT_FALSE(valid_utf8_payload(big));
+  EXPECT_FALSE(valid_utf8_payload(std::string(70000, 'a') + std::string(1, '\0')));
 }
 
 TEST(Utf8, LengthLimit) {

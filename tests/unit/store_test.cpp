@@ -186,7 +186,7 @@ TEST_F(StoreTest, OpenCreatesTheDirectoryAndTheFile) {
     EXPECT_TRUE(state.messages.empty());
     EXPECT_EQ(state.max_message_id, 0u);
   }
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
   EXPECT_EQ(pragma(path_, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(pragma(path_, "PRAGMA auto_vacuum"), "2");  // incremental
   // Reopening a current database migrates nothing and keeps the data.
@@ -402,12 +402,58 @@ TEST_F(StoreTest, SessionUserNamesRoundTripAndVersion1FilesMigrate) {
 
   // Turn the file back into version 1, as an older fieldgate left it.
   pragma(path_, "ALTER TABLE sessions DROP COLUMN username");
+  pragma(path_, "ALTER TABLE messages DROP COLUMN properties");
+  pragma(path_, "ALTER TABLE messages DROP COLUMN expires_ms");
   pragma(path_, "PRAGMA user_version = 1");
   ASSERT_EQ(pragma(path_, "PRAGMA user_version"), "1");
   state = load(path_);
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
   ASSERT_EQ(state.sessions.size(), 2u);
   EXPECT_EQ(state.sessions[1].username, std::nullopt);
+}
+
+TEST_F(StoreTest, Mqtt5MessagePropertiesExpiryAndSubscriptionIdentifiersRoundTrip) {
+  auto with = std::make_shared<Message>(Message{"t/5", "payload", 1});
+  auto properties = std::make_shared<PublishProperties>();
+  properties->payload_format_indicator = 1;
+  properties->content_type = "text/plain";
+  properties->response_topic = "reply/x";
+  properties->correlation_data = std::string("\0\xff", 2);
+  properties->user_properties = {{"a", "1"}, {"", ""}, {"a", "2"}};
+  with->properties = properties;
+  with->expires_at_ms = 1'800'000'000'000;
+  auto empty_strings = std::make_shared<Message>(Message{"t/e", "", 2});
+  auto empty_properties = std::make_shared<PublishProperties>();
+  empty_properties->content_type = "";
+  empty_properties->correlation_data = "";
+  empty_strings->properties = empty_properties;
+  {
+    Database db(path_, Durability::Process);
+    Op sub = put_subscription("s", "$share/g/t/#", 2, kNoLocal | kRetainAsPublished | (2 << 4));
+    sub.id = 268435455;  // the largest subscription identifier
+    apply_ok(db, batch_of({put_session("s", 5, 60), sub, put_subscription("s", "plain", 1),
+                           put_message(1, with), put_message(2, empty_strings),
+                           put_message(3, message("t/3", "none"))}));
+  }
+  StoredState state = load(path_);
+  ASSERT_EQ(state.messages.size(), 3u);
+  const Message& m1 = *state.messages[0].second;
+  ASSERT_TRUE(m1.properties);
+  EXPECT_EQ(*m1.properties, *properties);
+  EXPECT_EQ(m1.expires_at_ms, 1'800'000'000'000);
+  ASSERT_TRUE(state.messages[1].second->properties);
+  EXPECT_EQ(*state.messages[1].second->properties, *empty_properties);
+  EXPECT_EQ(state.messages[2].second->properties, nullptr);
+  EXPECT_EQ(state.messages[2].second->expires_at_ms, 0);
+  ASSERT_EQ(state.sessions.size(), 1u);
+  EXPECT_EQ(state.sessions[0].expiry_s, 60u);
+  ASSERT_EQ(state.sessions[0].subscriptions.size(), 2u);
+  const StoredSubscription& shared = state.sessions[0].subscriptions[0];
+  EXPECT_EQ(shared.filter, "$share/g/t/#");
+  EXPECT_EQ(shared.qos, 2);
+  EXPECT_EQ(shared.options, kNoLocal | kRetainAsPublished | (2 << 4));
+  EXPECT_EQ(shared.identifier, 268435455u);
+  EXPECT_EQ(state.sessions[0].subscriptions[1].identifier, 0u);
 }
 
 TEST_F(StoreTest, DeliveriesLoadInSeqOrderPerSession) {

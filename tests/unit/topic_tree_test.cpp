@@ -161,5 +161,69 @@ TEST(RetainedStore, SetReplacesAndClearRemoves) {
   EXPECT_TRUE(retained_for(store, "#").empty());
 }
 
+TEST(TopicTree, SplitsSharedSubscriptions) {
+  std::string_view group, filter;
+  EXPECT_TRUE(split_shared("$share/g1/a/+/b", group, filter));
+  EXPECT_EQ(group, "g1");
+  EXPECT_EQ(filter, "a/+/b");
+  // Not shared: no group, a wildcard in the group, no filter, another prefix.
+  for (std::string_view f : {"$share//a", "$share/+/a", "$share/g#/a", "$share/g", "$share/g/",
+                             "$sharex/g/a", "share/g/a", "$SYS/x"}) {
+    EXPECT_FALSE(split_shared(f, group, filter)) << f;
+  }
+}
+
+TEST(TopicTree, SharedGroupsTakeTurnsAndKeepTheirOptions) {
+  TopicTree tree;
+  Session a("a", true, false), b("b", true, false), plain("plain", true, false);
+  EXPECT_TRUE(tree.add("$share/g/x/#", &a, SubscriptionOptions{.qos = 1, .identifier = 4}));
+  EXPECT_TRUE(tree.add("$share/g/x/#", &b, 2));
+  EXPECT_FALSE(tree.add("$share/g/x/#", &b, 1));  // replaces b's options
+  EXPECT_TRUE(tree.add("$share/h/x/#", &a, 0));   // another group: another subscription
+  EXPECT_TRUE(tree.add("x/#", &plain, SubscriptionOptions{.qos = 2, .no_local = true}));
+  EXPECT_EQ(tree.size(), 4u);
+
+  std::vector<std::string> chosen;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<std::string> groups;
+    int plain_visits = 0;
+    tree.match(
+        "x/y",
+        [&](const TopicTree::Subscriber& s) {
+          ++plain_visits;
+          EXPECT_TRUE(s.options.no_local);
+        },
+        [&](const TopicTree::SharedGroup& g) {
+          groups.push_back(g.filter);
+          if (g.name != "g") return;
+          const TopicTree::Subscriber& m = g.members[g.next % g.members.size()];
+          chosen.push_back(m.session->client_id);
+          EXPECT_EQ(m.options.identifier, m.session == &a ? 4u : 0u);
+          EXPECT_EQ(m.options.qos, 1);
+          g.next = (g.next + 1) % g.members.size();
+        });
+    EXPECT_EQ(plain_visits, 1);
+    std::sort(groups.begin(), groups.end());
+    EXPECT_EQ(groups, (std::vector<std::string>{"$share/g/x/#", "$share/h/x/#"}));
+  }
+  EXPECT_EQ(chosen, (std::vector<std::string>{"a", "b", "a", "b"}));
+  // The old visitor sees plain subscriptions only.
+  EXPECT_EQ(matches(tree, "x/y"), (std::vector<std::pair<std::string, int>>{{"plain", 2}}));
+
+  ASSERT_NE(tree.find_shared("$share/g/x/#"), nullptr);
+  EXPECT_EQ(tree.find_shared("$share/g/x/#")->members.size(), 2u);
+  EXPECT_EQ(tree.find_shared("$share/zz/x/#"), nullptr);
+  EXPECT_EQ(tree.find_shared("x/#"), nullptr);
+
+  EXPECT_TRUE(tree.remove("$share/g/x/#", &a));
+  EXPECT_FALSE(tree.remove("$share/g/x/#", &a));
+  EXPECT_EQ(tree.find_shared("$share/g/x/#")->members.size(), 1u);
+  EXPECT_TRUE(tree.remove("$share/g/x/#", &b));
+  EXPECT_EQ(tree.find_shared("$share/g/x/#"), nullptr);  // the empty group is gone
+  EXPECT_TRUE(tree.remove("$share/h/x/#", &a));
+  EXPECT_TRUE(tree.remove("x/#", &plain));
+  EXPECT_EQ(tree.size(), 0u);
+}
+
 }  // namespace
 }  // namespace fieldgate::broker
