@@ -44,8 +44,9 @@ void Broker::run() {
 void Broker::request_auth_reload() {
   core_->request_auth_reload();
 }
-void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain) {
-  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr});
+void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain,
+                     uint32_t origin) {
+  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr, origin});
 }
 void Broker::subscribe(std::string filter, MessageHandler handler) {
   core_->post({std::move(filter), {}, 0, false, std::move(handler)});
@@ -182,6 +183,9 @@ void Core::run() {
     close(*c, "broker stopping", /*publish_will=*/false);
   }
   closed_.clear();
+  for (const auto& hook : stop_hooks_)
+    hook();
+  drain_inbox();  // what was posted before (or by) the stop hooks
   drain_store();
 }
 

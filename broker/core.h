@@ -107,11 +107,17 @@ class Core {
     std::string payload;
     uint8_t qos = 0;
     bool retain = false;
-    Broker::MessageHandler handler;  // set: a subscription
+    Broker::MessageHandler handler;            // set: a subscription
+    uint32_t origin = 0;                       // of a publish: Broker::Delivery::origin
+    Broker::DeliveryHandler delivery_handler;  // set: a subscription to whole deliveries
+    std::function<void()> task;                // set: work to run on the loop thread
   };
   void post(InboxItem item);
   void drain_inbox();
-  void deliver_internal(std::string_view topic, std::string_view payload);
+  void deliver_internal(std::string_view topic, std::string_view payload, uint8_t qos, bool retain);
+  // --- the bridges' out-queues (outbox.cpp) ---
+  void outbox_put(const std::string& outbox, const Broker::OutboxRow& row);
+  void outbox_remove(const std::string& outbox, const std::vector<uint64_t>& seqs);
   void reload_auth();
 
   struct Listener {
@@ -267,6 +273,11 @@ class Core {
   std::vector<InboxItem> inbox_;
   Session internal_session_{"fieldgate", /*clean=*/true, /*durable=*/false};
   std::vector<std::pair<std::string, Broker::MessageHandler>> internal_handlers_;
+  std::vector<std::pair<std::string, Broker::DeliveryHandler>> internal_delivery_handlers_;
+  uint32_t routing_origin_ = 0;  // origin of the in-process publish being routed
+  // The bridges' stored out-queue rows, by bridge name, until each bridge takes its own.
+  std::unordered_map<std::string, std::vector<Broker::OutboxRow>> outbox_loaded_;
+  std::vector<std::function<void()>> stop_hooks_;
 
   // Who may connect and what they may touch: null when not configured.
   std::unique_ptr<auth::PasswordFile> passwords_;

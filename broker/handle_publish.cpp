@@ -153,7 +153,7 @@ void Core::route(std::string_view topic, std::string_view payload, uint8_t qos, 
   });
   for (Session* s : route_matches_) {
     if (s == &internal_session_) {
-      deliver_internal(topic, payload);
+      deliver_internal(topic, payload, qos, retain);
       continue;
     }
     uint8_t delivery_qos = std::min(qos, s->route_qos);

@@ -124,6 +124,10 @@ void Core::load_store() {
   for (const store::StoredRetained& r : state.retained) {
     if (MessagePtr m = find_message(r.message_id)) retained_.set(std::move(m));
   }
+  for (store::StoredBridgeMessage& m : state.bridge_queue) {
+    outbox_loaded_[m.bridge].push_back(
+        Broker::OutboxRow{m.seq, std::move(m.topic), std::move(m.payload), m.qos, m.retain});
+  }
   // Messages nothing refers to any more (left by an older version or a partial cleanup).
   for (const auto& [id, message] : messages) {
     if (message->stored.refs == 0) {

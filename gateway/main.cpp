@@ -18,6 +18,7 @@
 #include "broker/net/tls.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "gateway/bridges.h"
 
 namespace fieldgate {
 namespace {
@@ -253,6 +254,16 @@ int run_command(const std::vector<std::string>& args) {
     log::error("gateway", e.what());
     return kExitRuntime;
   }
+  // The bridges to cloud brokers: they queue from now on, connect once started, and the broker
+  // stops them as it stops (before its last write of their queues).
+  std::unique_ptr<bridge::Bridges> bridges;
+  try {
+    bridges = std::make_unique<bridge::Bridges>(*broker, bridge_options(cfg));
+  } catch (const std::exception& e) {
+    log::error("gateway", e.what());
+    return kExitConfig;
+  }
+  bridges->start();
   log::info("gateway", "fieldgate ", FIELDGATE_VERSION, " started as '", cfg.gateway.name,
             "' with ", file);
   sd_notify(0, "READY=1");

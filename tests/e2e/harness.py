@@ -65,6 +65,8 @@ DEFAULT_OPTIONS = {
     # "tls_ca", "require_client_cert", "use_identity_as_username". Each gets a free port:
     # self.broker.ports[name] (self.ports in a BrokerTestCase).
     "listeners": None,
+    # fieldgate only: TOML text appended to the generated config (e.g. [[bridge]] tables)
+    "extra_toml": None,
 }
 
 
@@ -193,6 +195,8 @@ class Broker:
                     lines.append("%s = %s" % (key, ("true" if value else "false")
                                               if isinstance(value, bool) else '"%s"' % value))
                 lines.append("")
+        if o["extra_toml"]:
+            lines += ["", o["extra_toml"]]
         path = os.path.join(self.tmpdir, name)
         with open(path, "w") as f:
             f.write("\n".join(lines))
