@@ -410,8 +410,9 @@ void Bridge::on_connected(std::unique_lock<std::mutex>& lock) {
   // A new session upstream knows nothing of what was in flight: it all goes again, in order.
   if (options_.clean_session || !session_present) queue_.reset_handed();
   log::info(kLog, options_.name, ": connected to ", url_, " as ", options_.client_id,
-            episode_attempts_ > 1 ? " after " + std::to_string(episode_attempts_) + " attempts"
-                                  : std::string(),
+            episode_attempts_ > 0
+                ? " after " + std::to_string(episode_attempts_) + " failed attempts"
+                : std::string(),
             session_present ? " (session resumed)" : "", "; ", queue_.size(),
             " queued messages to send, ", queue_.dropped(), " dropped since start");
   episode_reason_.clear();
