@@ -54,6 +54,40 @@ class Cloud(harness.Broker):
         self.proc.send_signal(signal.SIGHUP)
 
 
+class LinkProxy:
+    """socat between the bridge and the cloud: cut() kills it and the connections it carries (as
+    a failing uplink does); restore() listens again on the same port."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = harness.free_port()
+        self.proc = None
+        self.restore()
+
+    def restore(self):
+        self.proc = subprocess.Popen(
+            ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % self.port,
+             "TCP:127.0.0.1:%d" % self.target], start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness.wait_for(self._listening, timeout=5, what="socat listening")
+
+    def _listening(self):
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def cut(self):
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    close = cut
+
+
 def bridge_toml(url, routes, name="cloud", **keys):
     """A [[bridge]] table with its routes: routes is a list of dicts of [[bridge.route]] keys."""
     lines = ["[[bridge]]", 'name = "%s"' % name, 'url = "%s"' % url]

@@ -6,7 +6,7 @@ import signal
 import time
 
 import harness
-from bridge_harness import BridgeTestCase, bridge_toml
+from bridge_harness import BridgeTestCase, LinkProxy, bridge_toml
 
 N = 200
 
@@ -96,6 +96,34 @@ class BridgeForward(BridgeTestCase):
         got = [int(p) for _t, p in self.receive(sub, 50)]
         self.assertEqual(got, list(range(50)))
         sub.get_nothing(1.0)
+
+    def test_qos2_in_flight_when_the_link_breaks_arrives_exactly_once(self):
+        self.start_cloud()
+        proxy = LinkProxy(self.cloud.port)
+        self.addCleanup(proxy.close)
+        self.start_gateway(bridge_toml("mqtt://127.0.0.1:%d" % proxy.port,
+                                       [{"direction": "out", "local": "e2e/#", "qos": 2}],
+                                       keepalive_s=5))
+        self.wait_connected()
+        sub = self.cloud_client("cloud-sub")
+        sub.subscribe("e2e/seq", 2)
+        # The cloud stops answering: the PUBLISHes leave, their PUBRECs do not come.
+        self.cloud.proc.send_signal(signal.SIGSTOP)
+        try:
+            pub = self.local_client("local-pub")
+            for i in range(20):
+                pub.publish("e2e/seq", str(i), qos=2)
+            time.sleep(0.5)
+            proxy.cut()  # the uplink fails with 20 messages in flight
+        finally:
+            self.cloud.proc.send_signal(signal.SIGCONT)
+        self.wait_log(r"bridge: cloud: connection to .* lost")
+        proxy.restore()
+        self.wait_log(r"bridge: cloud: connected to .* \(session resumed\)", timeout=20)
+        got = [int(p) for _t, p in self.receive(sub, 20, timeout=15)]
+        self.assertEqual(got, list(range(20)))
+        sub.get_nothing(1.5)
+        self.assertEqual(self.sys_value("queued", expect="0"), "0")
 
     def test_queue_bounds_drop_the_oldest_and_count_them(self):
         self.setup_pair(persistence=True, queue_max_messages=5)
