@@ -33,6 +33,8 @@ constexpr auto kStatusInterval = std::chrono::seconds(1);
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr int kConnectTimeoutS = 10;
+// A window with no acknowledgement for this long is checked against what Paho still holds.
+constexpr auto kStallCheck = std::chrono::seconds(10);
 
 std::string connack_text(int code) {
   switch (code) {
@@ -113,7 +115,11 @@ struct Bridge::Callbacks {
   static void delivery_complete(void* context, MQTTAsync_token token) {
     auto* b = static_cast<Bridge*>(context);
     std::lock_guard lock(b->mutex_);
-    if (!b->queue_.ack(token, b->removed_) && b->sending_) b->early_acks_.push_back(token);
+    if (b->queue_.ack(token, b->removed_)) {
+      b->last_progress_ = Clock::now();
+    } else if (b->sending_) {
+      b->early_acks_.push_back(token);
+    }
     // Refill the window in batches, not one message per acknowledgement: each wake-up costs
     // two context switches.
     b->wake_.notify_one();
@@ -304,6 +310,7 @@ void Bridge::run() {
     Clock::time_point now = Clock::now();
     if (link_ == Link::Down && now >= next_attempt_) connect(lock);
     if (link_ == Link::Up) send_some(lock);
+    if (link_ == Link::Up) check_stalled(lock, now);
     flush_removed(lock);
     publish_status(lock, false);
     log_drops(Clock::now());
@@ -423,6 +430,7 @@ void Bridge::on_connected(std::unique_lock<std::mutex>& lock) {
   episode_attempts_ = 0;
   backlog_ = queue_.size();
   backlog_since_ = Clock::now();
+  last_progress_ = backlog_since_;
   lock.unlock();
 
   MQTTAsync client = static_cast<MQTTAsync>(client_);
@@ -508,6 +516,37 @@ void Bridge::send_some(std::unique_lock<std::mutex>& lock) {
     double s = std::chrono::duration<double>(Clock::now() - backlog_since_).count();
     log::info(kLog, options_.name, ": backlog of ", backlog_, " messages sent in ", s, " s");
     backlog_ = 0;
+  }
+}
+
+// Paho reports every QoS 1/2 message it completes; one it drops without a word (it should
+// not, but a bridge that stops forwarding is the worst failure there is) would hold its place in
+// the window forever. So a window that made no progress for a while is compared with the tokens
+// Paho still holds, and what it no longer holds goes again.
+void Bridge::check_stalled(std::unique_lock<std::mutex>& lock, Clock::time_point now) {
+  if (queue_.inflight() == 0) {
+    last_progress_ = now;
+    return;
+  }
+  if (now - last_progress_ < kStallCheck) return;
+  last_progress_ = now;
+  Clock::time_point asked = last_progress_;
+  lock.unlock();
+  std::vector<int> pending;
+  MQTTAsync_token* tokens = nullptr;
+  if (MQTTAsync_getPendingTokens(static_cast<MQTTAsync>(client_), &tokens) == MQTTASYNC_SUCCESS &&
+      tokens != nullptr) {
+    for (MQTTAsync_token* t = tokens; *t != -1; ++t)
+      pending.push_back(*t);
+    MQTTAsync_free(tokens);
+  }
+  lock.lock();
+  // An acknowledgement meanwhile: the window moves after all (and `pending` may be stale).
+  if (link_ != Link::Up || last_progress_ != asked) return;
+  if (size_t lost = queue_.reclaim(pending); lost > 0) {
+    log::warn(kLog, options_.name, ": ", lost, " of ", lost + queue_.inflight(),
+              " messages in flight were no longer held by the MQTT client; sending them again");
+    wake_.notify_one();
   }
 }
 

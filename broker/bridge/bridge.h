@@ -92,6 +92,7 @@ class Bridge {
   void flush_removed(std::unique_lock<std::mutex>& lock);
   void publish_status(std::unique_lock<std::mutex>& lock, bool force);
   void log_drops(Clock::time_point now);
+  void check_stalled(std::unique_lock<std::mutex>& lock, Clock::time_point now);
   void shutdown(std::unique_lock<std::mutex>& lock);
   bool has_work() const;
 
@@ -131,6 +132,8 @@ class Bridge {
   Clock::time_point next_status_;
   uint64_t dropped_logged_ = 0;
   Clock::time_point next_drop_log_;
+  // The last acknowledgement (or hand-over with nothing in flight), to notice a stalled window.
+  Clock::time_point last_progress_;
   // The backlog a connection started with, to log when it has drained.
   uint64_t backlog_ = 0;
   Clock::time_point backlog_since_;

@@ -75,6 +75,19 @@ void OutQueue::reset_handed() {
   next_ = 0;
 }
 
+size_t OutQueue::reclaim(const std::vector<int>& pending) {
+  size_t reclaimed = 0;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (!e.handed || e.done || e.token == 0) continue;
+    if (std::find(pending.begin(), pending.end(), e.token) != pending.end()) continue;
+    unhand(e);
+    next_ = std::min(next_, i);
+    ++reclaimed;
+  }
+  return reclaimed;
+}
+
 bool OutQueue::ack(int token, std::vector<uint64_t>& removed) {
   auto it = tokens_.find(token);
   if (it == tokens_.end()) return false;

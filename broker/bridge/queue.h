@@ -50,6 +50,9 @@ class OutQueue {
   void unsend_from(uint64_t seq);
   // Every handed entry goes back to waiting (a new session upstream: they must go again).
   void reset_handed();
+  // Handed entries whose token is not among `pending` (the tokens the MQTT client still
+  // holds) go back to waiting, in order: the client lost them without a word. Returns how many.
+  size_t reclaim(const std::vector<int>& pending);
 
   // The acknowledgement of `token`; false when no entry is handed under it.
   bool ack(int token, std::vector<uint64_t>& removed);

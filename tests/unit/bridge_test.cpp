@@ -125,6 +125,21 @@ TEST(BridgeQueue, ARefusedSendGoesBackWithEverythingAfterIt) {
   EXPECT_EQ(seqs(q.take_unsent(10)), (std::vector<uint64_t>{2, 3, 4}));
 }
 
+TEST(BridgeQueue, EntriesTheClientNoLongerHoldsAreSentAgainInOrder) {
+  OutQueue q(100, 1 << 20);
+  std::vector<uint64_t> removed;
+  for (uint64_t s = 1; s <= 5; ++s)
+    q.push(entry(s), removed);
+  for (const Entry& e : q.take_unsent(4))
+    q.sent(e.seq, static_cast<int>(e.seq) + 10);
+  // The client still holds tokens 12 and 14; 11 and 13 vanished.
+  EXPECT_EQ(q.reclaim({12, 14}), 2u);
+  EXPECT_EQ(q.inflight(), 2u);
+  EXPECT_EQ(seqs(q.take_unsent(10)), (std::vector<uint64_t>{1, 3, 5}));
+  EXPECT_TRUE(q.ack(12, removed));
+  EXPECT_FALSE(q.ack(11, removed));  // its old token means nothing now
+}
+
 TEST(BridgeQueue, QosZeroIsDoneWhenHandedOver) {
   OutQueue q(100, 1 << 20);
   std::vector<uint64_t> removed;
