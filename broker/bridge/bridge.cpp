@@ -33,6 +33,8 @@ constexpr auto kStatusInterval = std::chrono::seconds(1);
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 constexpr int kConnectTimeoutS = 10;
+// When Paho refuses a message for now, the next try waits this long.
+constexpr auto kSendRetry = std::chrono::milliseconds(100);
 // A window with no acknowledgement for this long is checked against what Paho still holds.
 constexpr auto kStallCheck = std::chrono::seconds(10);
 
@@ -120,9 +122,9 @@ struct Bridge::Callbacks {
     } else if (b->sending_) {
       b->early_acks_.push_back(token);
     }
-    // Refill the window in batches, not one message per acknowledgement: each wake-up costs
-    // two context switches.
-    b->wake_.notify_one();
+    // The window is refilled in batches, not one message per acknowledgement: each wake-up of
+    // the bridge's thread costs context switches that a loaded machine feels.
+    if (b->queue_.inflight() <= kWindow / 2) b->wake_.notify_one();
   }
 
   static void connect_success(void* context, MQTTAsync_successData* data) {
@@ -296,8 +298,12 @@ void Bridge::log_drops(Clock::time_point now) {
 }
 
 bool Bridge::has_work() const {
-  return stopping_ || connected_ || failed_ || lost_ || !removed_.empty() ||
-         (link_ == Link::Up && queue_.waiting() > 0 && queue_.inflight() < kWindow);
+  return stopping_ || connected_ || failed_ || lost_ || !removed_.empty() || may_send();
+}
+
+bool Bridge::may_send() const {
+  return link_ == Link::Up && queue_.waiting() > 0 && queue_.inflight() < kWindow &&
+         Clock::now() >= send_paused_until_;
 }
 
 void Bridge::run() {
@@ -309,13 +315,14 @@ void Bridge::run() {
     if (stopping_) break;
     Clock::time_point now = Clock::now();
     if (link_ == Link::Down && now >= next_attempt_) connect(lock);
-    if (link_ == Link::Up) send_some(lock);
+    if (may_send()) send_some(lock);
     if (link_ == Link::Up) check_stalled(lock, now);
     flush_removed(lock);
     publish_status(lock, false);
     log_drops(Clock::now());
     Clock::time_point until = std::min(Clock::now() + kStatusInterval, next_status_);
     if (link_ == Link::Down) until = std::min(until, next_attempt_);
+    if (link_ == Link::Up && queue_.waiting() > 0) until = std::min(until, send_paused_until_);
     wake_.wait_until(lock, until, [&] { return has_work(); });
   }
   shutdown(lock);
@@ -479,6 +486,7 @@ void Bridge::send_some(std::unique_lock<std::mutex>& lock) {
   sent.reserve(batch.size());
   std::optional<uint64_t> refused;
   int refused_rc = 0;
+  std::vector<uint64_t> rejected;  // messages Paho will never take
   MQTTAsync client = static_cast<MQTTAsync>(client_);
   for (const Entry& e : batch) {
     MQTTAsync_message m = MQTTAsync_message_initializer;
@@ -488,6 +496,13 @@ void Bridge::send_some(std::unique_lock<std::mutex>& lock) {
     m.retained = e.retain ? 1 : 0;
     MQTTAsync_responseOptions response = MQTTAsync_responseOptions_initializer;
     int rc = MQTTAsync_sendMessage(client, e.topic.c_str(), &m, &response);
+    if (rc == MQTTASYNC_BAD_UTF8_STRING || rc == MQTTASYNC_TOPICNAME_TRUNCATED ||
+        rc == MQTTASYNC_BAD_QOS || rc == MQTTASYNC_NULL_PARAMETER) {
+      log::error(kLog, options_.name, ": message on ", e.topic,
+                 " dropped: the MQTT client refuses it (", MQTTAsync_strerror(rc), ")");
+      rejected.push_back(e.seq);
+      continue;
+    }
     if (rc != MQTTASYNC_SUCCESS) {
       refused = e.seq;
       refused_rc = rc;
@@ -507,10 +522,15 @@ void Bridge::send_some(std::unique_lock<std::mutex>& lock) {
     }
   }
   early_acks_.clear();
+  for (uint64_t seq : rejected)
+    queue_.complete(seq, removed_);
   if (refused) {
+    // Paho is not taking messages now (usually: the connection just dropped and its callback
+    // is on the way). Try again shortly rather than spin.
     queue_.unsend_from(*refused);
+    send_paused_until_ = Clock::now() + kSendRetry;
     log::debug(kLog, options_.name, ": Paho refused a message (", MQTTAsync_strerror(refused_rc),
-               "); it waits for the next connection");
+               "); sending again in ", kSendRetry.count(), " ms");
   }
   if (backlog_ > 0 && queue_.size() == 0) {
     double s = std::chrono::duration<double>(Clock::now() - backlog_since_).count();

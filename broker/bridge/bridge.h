@@ -95,6 +95,7 @@ class Bridge {
   void check_stalled(std::unique_lock<std::mutex>& lock, Clock::time_point now);
   void shutdown(std::unique_lock<std::mutex>& lock);
   bool has_work() const;
+  bool may_send() const;
 
   broker::Broker& broker_;
   const Options options_;
@@ -114,6 +115,7 @@ class Bridge {
   Link link_ = Link::Down;
   Backoff backoff_;
   Clock::time_point next_attempt_;
+  Clock::time_point send_paused_until_;  // after Paho refused a message
   // Events from Paho's threads, handled on the bridge's thread.
   std::optional<bool> connected_;  // CONNACK accepted: session present?
   std::optional<std::string> failed_;
