@@ -134,6 +134,17 @@ class BridgeRoutes(BridgeTestCase):
         topic, payload, _, retain = late.get()
         self.assertEqual((payload, retain), (b"offline", True))
 
+    def test_a_host_that_does_not_resolve_is_logged_as_such_and_retried(self):
+        self.start_gateway(bridge_toml("mqtt://fieldgate-e2e.invalid:1883",
+                                       [{"direction": "out", "local": "e2e/#", "qos": 1}]))
+        self.wait_log(r"bridge: cloud: cannot connect to mqtt://fieldgate-e2e\.invalid:1883: "
+                      r"cannot resolve host 'fieldgate-e2e\.invalid'", timeout=15)
+        self.assertEqual(self.sys_value("state"), "disconnected")
+        # Meanwhile the gateway works and queues what the route takes.
+        pub = self.local_client("local-pub")
+        pub.publish("e2e/t", "kept", qos=1)
+        self.assertEqual(self.sys_value("queued", expect="1"), "1")
+
     def test_status_in_sys_and_in_the_log(self):
         self.start_pair([{"direction": "out", "local": "e2e/#", "qos": 1}])
         self.assertEqual(self.sys_value("state", expect="connected"), "connected")
