@@ -34,6 +34,7 @@ std::vector<bridge::Options> bridge_options(const config::Config& cfg) {
     o.queue_max_messages = b.queue_max_messages;
     o.queue_max_bytes = b.queue_max_bytes;
     o.availability_topic = b.availability_topic;
+    o.sys_status = cfg.broker.sys_interval_s > 0;
     for (const config::BridgeRoute& r : b.routes) {
       bridge::Direction direction =
           r.direction == config::RouteDirection::Out  ? bridge::Direction::Out

@@ -592,6 +592,7 @@ void Bridge::publish_status(std::unique_lock<std::mutex>& lock, bool force) {
   published_state_ = state;
   published_queued_ = queued;
   published_dropped_ = dropped;
+  if (!options_.sys_status) return;
   lock.unlock();
   if (state_changed) broker_.publish(sys_prefix_ + "state", state, 0, true);
   if (queued_changed) broker_.publish(sys_prefix_ + "queued", std::to_string(queued), 0, true);

@@ -55,6 +55,7 @@ struct Options {
   uint64_t queue_max_bytes = 268435456;
   std::string availability_topic;  // remote topic of "online" / "offline"
   std::vector<Route> routes;
+  bool sys_status = true;  // publish $SYS/broker/bridge/<name>/... (off with sys_interval_s = 0)
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_cap{30000};
 };
