@@ -117,8 +117,12 @@ class Broker {
     uint8_t qos = 0;
     bool retain = false;
   };
-  // Only on the broker's thread, from a DeliveryHandler.
-  void outbox_put(const std::string& outbox, const OutboxRow& row);
+  // Only on the broker's thread, from a DeliveryHandler. Returns the number of the store batch
+  // the row joins (0 with persistence off): the row is on disk once outbox_durable() reaches it.
+  uint64_t outbox_put(const std::string& outbox, const OutboxRow& row);
+  // Calls `listener` on the broker's thread with the number of the last committed batch each
+  // time a batch holding outbox rows has committed. Add listeners before run().
+  void outbox_on_durable(std::function<void(uint64_t batch)> listener);
   // Safe from any thread; carried out on the broker's thread in the order of the calls.
   void outbox_remove(std::string outbox, std::vector<uint64_t> seqs);
   // The rows stored for `outbox` when the broker started, in seq order. Call before run().

@@ -116,8 +116,9 @@ class Core {
   void drain_inbox();
   void deliver_internal(std::string_view topic, std::string_view payload, uint8_t qos, bool retain);
   // --- the bridges' out-queues (outbox.cpp) ---
-  void outbox_put(const std::string& outbox, const Broker::OutboxRow& row);
+  uint64_t outbox_put(const std::string& outbox, const Broker::OutboxRow& row);
   void outbox_remove(const std::string& outbox, const std::vector<uint64_t>& seqs);
+  void outbox_committed();  // after durable_through_ moved
   void reload_auth();
 
   struct Listener {
@@ -278,6 +279,8 @@ class Core {
   // The bridges' stored out-queue rows, by bridge name, until each bridge takes its own.
   std::unordered_map<std::string, std::vector<Broker::OutboxRow>> outbox_loaded_;
   std::vector<std::function<void()>> stop_hooks_;
+  uint64_t outbox_waits_for_ = 0;  // the latest batch holding outbox rows, until it commits
+  std::vector<std::function<void(uint64_t)>> outbox_listeners_;
 
   // Who may connect and what they may touch: null when not configured.
   std::unique_ptr<auth::PasswordFile> passwords_;

@@ -11,8 +11,12 @@ void Broker::subscribe_deliveries(std::string filter, DeliveryHandler handler) {
   core_->post(std::move(item));
 }
 
-void Broker::outbox_put(const std::string& outbox, const OutboxRow& row) {
-  core_->outbox_put(outbox, row);
+uint64_t Broker::outbox_put(const std::string& outbox, const OutboxRow& row) {
+  return core_->outbox_put(outbox, row);
+}
+
+void Broker::outbox_on_durable(std::function<void(uint64_t batch)> listener) {
+  core_->outbox_listeners_.push_back(std::move(listener));
 }
 
 void Broker::outbox_remove(std::string outbox, std::vector<uint64_t> seqs) {
@@ -38,8 +42,9 @@ void Broker::at_stop(std::function<void()> hook) {
   core_->stop_hooks_.push_back(std::move(hook));
 }
 
-void Core::outbox_put(const std::string& outbox, const Broker::OutboxRow& row) {
-  if (!writer_) return;
+uint64_t Core::outbox_put(const std::string& outbox, const Broker::OutboxRow& row) {
+  if (!writer_) return 0;
+  outbox_waits_for_ = open_number_;
   open_batch_.ops.push_back(
       store::Op{.kind = store::Op::Kind::PutOutbox,
                 .client_id = outbox,
@@ -47,6 +52,15 @@ void Core::outbox_put(const std::string& outbox, const Broker::OutboxRow& row) {
                 .message = std::make_shared<const Message>(
                     Message{.topic = row.topic, .payload = row.payload, .qos = row.qos}),
                 .retain = row.retain});
+  return open_number_;
+}
+
+// Only when a batch with outbox rows has committed: most loop turns commit nothing of theirs.
+void Core::outbox_committed() {
+  if (outbox_waits_for_ == 0 || durable_through_ < outbox_waits_for_) return;
+  outbox_waits_for_ = 0;
+  for (const auto& listener : outbox_listeners_)
+    listener(durable_through_);
 }
 
 void Core::outbox_remove(const std::string& outbox, const std::vector<uint64_t>& seqs) {

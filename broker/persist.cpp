@@ -283,6 +283,7 @@ void Core::commit_turn() {
     // Nothing to write: replies tagged with this batch number are as durable as they get.
     durable_through_ = open_number_++;
     release_deferred();
+    outbox_committed();
     if (Clock::now() >= next_maintenance_) {
       database_->maintain();  // the writer is idle: the database is ours for a moment
       next_maintenance_ = Clock::now() + kMaintenanceInterval;
@@ -301,6 +302,7 @@ void Core::on_store_completion() {
   if (!result) return;
   if (result->ok) {
     durable_through_ = result->batch_number;
+    outbox_committed();
     if (!store_error_.empty()) {
       log::info("broker", "state database ", database_->path().string(),
                 " writes again; accepting QoS 1 and 2 messages");

@@ -122,9 +122,9 @@ struct Bridge::Callbacks {
     } else if (b->sending_) {
       b->early_acks_.push_back(token);
     }
-    // The window is refilled in batches, not one message per acknowledgement: each wake-up of
-    // the bridge's thread costs context switches that a loaded machine feels.
-    if (b->queue_.inflight() <= kWindow / 2) b->wake_.notify_one();
+    // Every acknowledgement frees a slot to refill at once. (Refilling only once half the
+    // window was free drained a backlog 3-5 times slower in bench/bridge.)
+    b->wake_.notify_one();
   }
 
   static void connect_success(void* context, MQTTAsync_successData* data) {
@@ -229,6 +229,11 @@ Bridge::Bridge(broker::Broker& broker, Options options, uint32_t origin)
     log::info(kLog, options_.name, ": ", queue_.size(), " messages queued by the last run (",
               queue_.bytes(), " bytes) will be sent to ", url_);
   }
+  broker_.outbox_on_durable([this](uint64_t batch) {
+    std::lock_guard lock(mutex_);
+    durable_batch_ = batch;
+    wake_.notify_one();
+  });
   for (const Route& route : options_.routes) {
     if (!goes_out(route)) continue;
     broker_.subscribe_deliveries(
@@ -274,10 +279,11 @@ void Bridge::on_local(const Route& route, const broker::Broker::Delivery& d) {
   // QoS 0 is kept on disk only while it has to wait for the link.
   e.stored = broker_.persistent() && (qos > 0 || link_ != Link::Up);
   if (e.stored) {
-    broker_.outbox_put(options_.name,
-                       broker::Broker::OutboxRow{e.seq, e.topic, e.payload, e.qos, e.retain});
+    // It leaves for the cloud once this batch has committed (outbox_on_durable).
+    e.batch = broker_.outbox_put(
+        options_.name, broker::Broker::OutboxRow{e.seq, e.topic, e.payload, e.qos, e.retain});
   }
-  bool wake = link_ == Link::Up && queue_.inflight() < kWindow;
+  bool wake = link_ == Link::Up && queue_.inflight() < kWindow && e.batch == 0;
   if (queue_.push(std::move(e), removed_) > 0) {
     log_drops(Clock::now());
     wake = true;
@@ -302,7 +308,7 @@ bool Bridge::has_work() const {
 }
 
 bool Bridge::may_send() const {
-  return link_ == Link::Up && queue_.waiting() > 0 && queue_.inflight() < kWindow &&
+  return link_ == Link::Up && queue_.inflight() < kWindow && queue_.ready(durable_batch_) &&
          Clock::now() >= send_paused_until_;
 }
 
@@ -322,7 +328,9 @@ void Bridge::run() {
     log_drops(Clock::now());
     Clock::time_point until = std::min(Clock::now() + kStatusInterval, next_status_);
     if (link_ == Link::Down) until = std::min(until, next_attempt_);
-    if (link_ == Link::Up && queue_.waiting() > 0) until = std::min(until, send_paused_until_);
+    if (link_ == Link::Up && send_paused_until_ > Clock::now()) {
+      until = std::min(until, send_paused_until_);
+    }
     wake_.wait_until(lock, until, [&] { return has_work(); });
   }
   shutdown(lock);
@@ -472,7 +480,7 @@ void Bridge::on_connected(std::unique_lock<std::mutex>& lock) {
 
 void Bridge::send_some(std::unique_lock<std::mutex>& lock) {
   size_t room = kWindow - std::min<size_t>(kWindow, queue_.inflight());
-  std::vector<Entry> batch = queue_.take_unsent(std::min(room, kSendBatch));
+  std::vector<Entry> batch = queue_.take_unsent(std::min(room, kSendBatch), durable_batch_);
   if (batch.empty()) return;
   sending_ = true;
   early_acks_.clear();

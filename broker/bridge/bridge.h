@@ -112,6 +112,7 @@ class Bridge {
   bool started_ = false;
   OutQueue queue_;
   uint64_t next_seq_ = 1;
+  uint64_t durable_batch_ = 0;     // the broker's last committed store batch with queue rows
   std::vector<uint64_t> removed_;  // stored rows to delete
   Link link_ = Link::Down;
   Backoff backoff_;

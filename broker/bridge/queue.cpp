@@ -28,16 +28,27 @@ size_t OutQueue::push(Entry e, std::vector<uint64_t>& removed) {
   return dropped;
 }
 
-std::vector<Entry> OutQueue::take_unsent(size_t max) {
+std::vector<Entry> OutQueue::take_unsent(size_t max, uint64_t durable) {
   std::vector<Entry> out;
   while (out.size() < max && next_ < entries_.size()) {
-    Entry& e = entries_[next_++];
-    if (e.done || e.handed) continue;
-    e.handed = true;
-    ++inflight_;
-    out.push_back(e);
+    Entry& e = entries_[next_];
+    if (!e.done && !e.handed) {
+      if (e.batch > durable) break;
+      e.handed = true;
+      ++inflight_;
+      out.push_back(e);
+    }
+    ++next_;
   }
   return out;
+}
+
+bool OutQueue::ready(uint64_t durable) const {
+  for (size_t i = next_; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (!e.done && !e.handed) return e.batch <= durable;
+  }
+  return false;
 }
 
 void OutQueue::sent(uint64_t seq, int token) {

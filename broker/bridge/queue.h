@@ -21,6 +21,7 @@ struct Entry {
   uint8_t qos = 0;
   bool retain = false;
   bool stored = false;  // a row in the state database holds it
+  uint64_t batch = 0;   // the store batch writing that row; 0: nothing to wait for
 
   // The queue's bookkeeping.
   bool handed = false;  // given to the MQTT client, awaiting its acknowledgement
@@ -40,8 +41,12 @@ class OutQueue {
   // how many were dropped.
   size_t push(Entry e, std::vector<uint64_t>& removed);
 
-  // Copies of up to `max` entries not handed yet, oldest first, now marked handed.
-  std::vector<Entry> take_unsent(size_t max);
+  // Copies of up to `max` entries not handed yet, oldest first, now marked handed; it stops at
+  // the first entry whose row is not on disk yet (batch > durable), so that nothing leaves
+  // before it is stored and the order holds.
+  std::vector<Entry> take_unsent(size_t max, uint64_t durable = UINT64_MAX);
+  // The oldest waiting entry may leave now (as take_unsent would hand it).
+  bool ready(uint64_t durable = UINT64_MAX) const;
   // The MQTT client took entry `seq` under `token` (a QoS 0 message is done once taken: call
   // complete() instead). Ignored when the entry is gone (dropped meanwhile).
   void sent(uint64_t seq, int token);

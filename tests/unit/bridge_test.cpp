@@ -140,6 +140,28 @@ TEST(BridgeQueue, EntriesTheClientNoLongerHoldsAreSentAgainInOrder) {
   EXPECT_FALSE(q.ack(11, removed));  // its old token means nothing now
 }
 
+TEST(BridgeQueue, NothingLeavesBeforeItsRowIsOnDiskAndOrderHolds) {
+  OutQueue q(100, 1 << 20);
+  std::vector<uint64_t> removed;
+  auto stored_in = [](uint64_t seq, uint64_t batch) {
+    Entry e = entry(seq);
+    e.batch = batch;
+    return e;
+  };
+  q.push(stored_in(1, 0), removed);  // loaded at start: on disk
+  q.push(stored_in(2, 7), removed);
+  q.push(stored_in(3, 0), removed);  // QoS 0 while up: not stored, but behind seq 2
+  q.push(stored_in(4, 8), removed);
+  EXPECT_TRUE(q.ready(6));
+  EXPECT_EQ(seqs(q.take_unsent(10, 6)), (std::vector<uint64_t>{1}));
+  EXPECT_FALSE(q.ready(6));
+  EXPECT_TRUE(q.take_unsent(10, 6).empty());
+  EXPECT_EQ(seqs(q.take_unsent(10, 7)), (std::vector<uint64_t>{2, 3}));
+  EXPECT_TRUE(q.ready(8));
+  EXPECT_EQ(seqs(q.take_unsent(10, 8)), (std::vector<uint64_t>{4}));
+  EXPECT_FALSE(q.ready(8));
+}
+
 TEST(BridgeQueue, QosZeroIsDoneWhenHandedOver) {
   OutQueue q(100, 1 << 20);
   std::vector<uint64_t> removed;

@@ -130,9 +130,19 @@ TEST(InProcessClient, DeliveriesCarryTheirOriginAndOutboxRowsSurviveARestart) {
     std::mutex mutex;
     std::promise<void> all_seen;
     uint64_t seq = 0;
+    uint64_t put_in = 0;  // the batch of the last row put
+    std::promise<void> durable;
+    bool durable_seen = false;
+    broker.outbox_on_durable([&](uint64_t batch) {
+      if (seq == 3 && batch >= put_in && !durable_seen) {
+        durable_seen = true;
+        durable.set_value();
+      }
+    });
     broker.subscribe_deliveries("t/#", [&](const Broker::Delivery& d) {
-      broker.outbox_put("b", Broker::OutboxRow{++seq, "up/" + std::string(d.topic),
-                                               std::string(d.payload), d.qos, d.retain});
+      put_in = broker.outbox_put("b", Broker::OutboxRow{++seq, "up/" + std::string(d.topic),
+                                                        std::string(d.payload), d.qos, d.retain});
+      EXPECT_GT(put_in, 0u);
       std::lock_guard lock(mutex);
       seen.emplace_back(std::string(d.topic), std::string(d.payload), d.qos, d.retain, d.origin);
       if (seen.size() == 3) all_seen.set_value();
@@ -147,6 +157,8 @@ TEST(InProcessClient, DeliveriesCarryTheirOriginAndOutboxRowsSurviveARestart) {
     broker.publish("t/2", "b", 2, true, /*origin=*/7);
     broker.publish("t/3", "c", 0, false);
     ASSERT_EQ(all_seen.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    // The listener hears of the commit that holds the last row.
+    ASSERT_EQ(durable.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
     broker.outbox_remove("b", {2});
     broker.request_stop();
     loop.join();
