@@ -3,7 +3,8 @@
 //
 // One thread runs the broker (run()); it owns all broker state, so nothing on the hot path
 // takes a lock. Other threads talk to it only through its inbox: request_stop(),
-// request_auth_reload() and the in-process client's publish() and subscribe().
+// request_auth_reload() and the in-process client's publish() and subscribe() (and the
+// bridges' outbox_remove()).
 #pragma once
 
 #include <chrono>
@@ -96,7 +97,11 @@ class Broker {
   // Its publishes are routed like any client's (retained, persisted, delivered at QoS) and the
   // ACL does not restrict it. Both calls are safe from any thread and return at once; the
   // broker's thread carries them out in the order they were made.
-  void publish(std::string topic, std::string payload, uint8_t qos, bool retain);
+  // `origin` marks where the message came from (0: nowhere in particular); in-process
+  // subscribers see it in Delivery::origin. A bridge marks what it brings in, so that it does not
+  // send it back out (loop prevention).
+  void publish(std::string topic, std::string payload, uint8_t qos, bool retain,
+               uint32_t origin = 0);
   // The same with MQTT 5 properties (e.g. the correlation data of an answer to a request).
   void publish(std::string topic, std::string payload, uint8_t qos, bool retain,
                PublishProperties properties);
@@ -110,6 +115,47 @@ class Broker {
   using PropertiesHandler = std::function<void(std::string_view topic, std::string_view payload,
                                                const PublishProperties* properties)>;
   void subscribe(std::string filter, PropertiesHandler handler);
+
+  // The same with the whole message: its QoS and RETAIN flag as published, and its origin (what
+  // publish() was given; 0 for network clients, wills and $SYS).
+  struct Delivery {
+    std::string_view topic;
+    std::string_view payload;
+    uint8_t qos = 0;
+    bool retain = false;
+    uint32_t origin = 0;
+  };
+  using DeliveryHandler = std::function<void(const Delivery&)>;
+  void subscribe_deliveries(std::string filter, DeliveryHandler handler);
+
+  // --- Durable out-queues for the bridges (broker/bridge/), in the broker's state database. ---
+  // A row is written in the same transaction as the publish that routed it, so a QoS 1 or 2
+  // publisher's acknowledgement waits until the row is on disk. With persistence off every
+  // call below does nothing (and outbox_load returns nothing).
+  struct OutboxRow {
+    uint64_t seq = 0;
+    std::string topic;
+    std::string payload;
+    uint8_t qos = 0;
+    bool retain = false;
+  };
+  // Only on the broker's thread, from a DeliveryHandler. Returns the number of the store batch
+  // the row joins (0 with persistence off): the row is on disk once outbox_durable() reaches it.
+  uint64_t outbox_put(const std::string& outbox, const OutboxRow& row);
+  // Calls `listener` on the broker's thread with the number of the last committed batch each
+  // time a batch holding outbox rows has committed. Add listeners before run().
+  void outbox_on_durable(std::function<void(uint64_t batch)> listener);
+  // Safe from any thread; carried out on the broker's thread in the order of the calls.
+  void outbox_remove(std::string outbox, std::vector<uint64_t> seqs);
+  // The rows stored for `outbox` when the broker started, in seq order. Call before run().
+  std::vector<OutboxRow> outbox_load(const std::string& outbox);
+  bool persistent() const;
+
+  // Calls `hook` on the broker's thread once run() has stopped serving clients and before it
+  // writes the store for the last time; what the hook (or another thread meanwhile) posts to
+  // the broker is still carried out and written. Hooks run in the order they were added; add
+  // them before run().
+  void at_stop(std::function<void()> hook);
 
   // Makes the broker re-read its password and ACL files soon, keeping every connection; a file
   // with errors is refused (logged) and the rules in force stay. Safe from any thread.

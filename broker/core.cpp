@@ -44,13 +44,17 @@ void Broker::run() {
 void Broker::request_auth_reload() {
   core_->request_auth_reload();
 }
-void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain) {
-  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr, nullptr, nullptr});
+void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain,
+                     uint32_t origin) {
+  Core::InboxItem item{std::move(topic), std::move(payload), qos, retain};
+  item.origin = origin;
+  core_->post(std::move(item));
 }
 void Broker::publish(std::string topic, std::string payload, uint8_t qos, bool retain,
                      PublishProperties properties) {
-  core_->post({std::move(topic), std::move(payload), qos, retain, nullptr, nullptr,
-               std::make_shared<const PublishProperties>(std::move(properties))});
+  Core::InboxItem item{std::move(topic), std::move(payload), qos, retain};
+  item.properties = std::make_shared<const PublishProperties>(std::move(properties));
+  core_->post(std::move(item));
 }
 void Broker::subscribe(std::string filter, MessageHandler handler) {
   core_->post({std::move(filter), {}, 0, false, std::move(handler), nullptr, nullptr});
@@ -195,6 +199,9 @@ void Core::run() {
     close(*c, "broker stopping", /*publish_will=*/false);
   }
   closed_.clear();
+  for (const auto& hook : stop_hooks_)
+    hook();
+  drain_inbox();  // what was posted before (or by) the stop hooks
   drain_store();
 }
 

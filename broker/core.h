@@ -118,11 +118,18 @@ class Core {
     Broker::MessageHandler handler;                       // set: a subscription
     Broker::PropertiesHandler properties_handler;         // set: a subscription wanting properties
     std::shared_ptr<const PublishProperties> properties;  // of a publish
+    uint32_t origin = 0;                                  // of a publish: Broker::Delivery::origin
+    Broker::DeliveryHandler delivery_handler;             // set: a subscription to whole deliveries
+    std::function<void()> task;                           // set: work to run on the loop thread
   };
   void post(InboxItem item);
   void drain_inbox();
-  void deliver_internal(std::string_view topic, std::string_view payload,
+  void deliver_internal(std::string_view topic, std::string_view payload, uint8_t qos, bool retain,
                         const PublishProperties* properties);
+  // --- the bridges' out-queues (outbox.cpp) ---
+  uint64_t outbox_put(const std::string& outbox, const Broker::OutboxRow& row);
+  void outbox_remove(const std::string& outbox, const std::vector<uint64_t>& seqs);
+  void outbox_committed();  // after durable_through_ moved
   void reload_auth();
 
   struct Listener {
@@ -327,6 +334,13 @@ class Core {
   std::vector<InboxItem> inbox_;
   Session internal_session_{"fieldgate", /*clean=*/true, /*durable=*/false};
   std::vector<std::pair<std::string, Broker::PropertiesHandler>> internal_handlers_;
+  std::vector<std::pair<std::string, Broker::DeliveryHandler>> internal_delivery_handlers_;
+  uint32_t routing_origin_ = 0;  // origin of the in-process publish being routed
+  // The bridges' stored out-queue rows, by bridge name, until each bridge takes its own.
+  std::unordered_map<std::string, std::vector<Broker::OutboxRow>> outbox_loaded_;
+  std::vector<std::function<void()>> stop_hooks_;
+  uint64_t outbox_waits_for_ = 0;  // the latest batch holding outbox rows, until it commits
+  std::vector<std::function<void(uint64_t)>> outbox_listeners_;
 
   // Who may connect and what they may touch: null when not configured.
   std::unique_ptr<auth::PasswordFile> passwords_;

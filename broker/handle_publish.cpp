@@ -315,7 +315,7 @@ size_t Core::route(const Publication& p) {
       });
   for (Session* s : route_matches_) {
     if (s == &internal_session_) {
-      deliver_internal(p.topic, p.payload, p.properties.get());
+      deliver_internal(p.topic, p.payload, p.qos, p.retain, p.properties.get());
       continue;
     }
     const uint8_t delivery_qos = std::min(p.qos, s->route_qos);

@@ -24,6 +24,21 @@ void Core::drain_inbox() {
     items.swap(inbox_);
   }
   for (InboxItem& item : items) {
+    if (item.task) {
+      item.task();
+      continue;
+    }
+    if (item.delivery_handler) {
+      if (!mqtt::valid_topic_filter(item.topic)) {
+        log::error("broker", "in-process subscription to an invalid filter ignored: ", item.topic);
+        continue;
+      }
+      subscriptions_.add(item.topic, &internal_session_, 0);
+      internal_session_.subscriptions[item.topic] = SubscriptionOptions{};
+      internal_delivery_handlers_.emplace_back(std::move(item.topic),
+                                               std::move(item.delivery_handler));
+      continue;
+    }
     if (item.handler || item.properties_handler) {
       if (!mqtt::valid_topic_filter(item.topic)) {
         log::error("broker", "in-process subscription to an invalid filter ignored: ", item.topic);
@@ -60,16 +75,23 @@ void Core::drain_inbox() {
                  " ignored: payload format indicator 1 (UTF-8) but the payload is not UTF-8");
       continue;
     }
+    routing_origin_ = item.origin;
     route(p);
+    routing_origin_ = 0;
   }
 }
 
 // Every handler whose filter matches gets the message (the session's subscriptions collapse
 // into one delivery, its handlers do not).
-void Core::deliver_internal(std::string_view topic, std::string_view payload,
-                            const PublishProperties* properties) {
+void Core::deliver_internal(std::string_view topic, std::string_view payload, uint8_t qos,
+                            bool retain, const PublishProperties* properties) {
   for (const auto& [filter, handler] : internal_handlers_) {
     if (auth::Acl::filter_matches(filter, topic)) handler(topic, payload, properties);
+  }
+  if (internal_delivery_handlers_.empty()) return;
+  const Broker::Delivery delivery{topic, payload, qos, retain, routing_origin_};
+  for (const auto& [filter, handler] : internal_delivery_handlers_) {
+    if (auth::Acl::filter_matches(filter, topic)) handler(delivery);
   }
 }
 

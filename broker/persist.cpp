@@ -147,6 +147,10 @@ void Core::load_store() {
   for (const store::StoredRetained& r : state.retained) {
     if (MessagePtr m = find_message(r.message_id)) retained_.set(std::move(m));
   }
+  for (store::StoredBridgeMessage& m : state.bridge_queue) {
+    outbox_loaded_[m.bridge].push_back(
+        Broker::OutboxRow{m.seq, std::move(m.topic), std::move(m.payload), m.qos, m.retain});
+  }
   // Messages nothing refers to any more (left by an older version or a partial cleanup).
   for (const auto& [id, message] : messages) {
     if (message->stored.refs == 0) {
@@ -309,6 +313,7 @@ void Core::commit_turn() {
     // Nothing to write: replies tagged with this batch number are as durable as they get.
     durable_through_ = open_number_++;
     release_deferred();
+    outbox_committed();
     if (Clock::now() >= next_maintenance_) {
       database_->maintain();  // the writer is idle: the database is ours for a moment
       next_maintenance_ = Clock::now() + kMaintenanceInterval;
@@ -327,6 +332,7 @@ void Core::on_store_completion() {
   if (!result) return;
   if (result->ok) {
     durable_through_ = result->batch_number;
+    outbox_committed();
     if (!store_error_.empty()) {
       log::info("broker", "state database ", database_->path().string(),
                 " writes again; accepting QoS 1 and 2 messages");

@@ -17,7 +17,6 @@ constexpr ListenerFeature kUnsupportedListenerKeys[] = {
 };
 
 // Whole tables this build cannot run at all.
-constexpr bool kBridgesSupported = false;
 constexpr bool kModbusSupported = true;
 constexpr bool kCoapSupported = true;
 constexpr bool kGpioSupported = true;
@@ -59,7 +58,6 @@ std::vector<Diagnostic> unsupported_features(const Config& config) {
       }
     }
   }
-  add_tables(report, kBridgesSupported, "bridge", config.bridges);
   add_tables(report, kModbusSupported, "modbus", config.modbus);
   add_tables(report, kCoapSupported, "coap", config.coap);
   add_tables(report, kGpioSupported, "gpio", config.gpio);

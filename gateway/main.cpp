@@ -20,6 +20,7 @@
 #include "broker/net/tls.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "gateway/bridges.h"
 #include "gateway/devices.h"
 
 namespace fieldgate {
@@ -349,6 +350,15 @@ int run_command(const std::vector<std::string>& args) {
     log::error("gateway", e.what());
     return kExitRuntime;
   }
+  // The bridges to cloud brokers: they queue from now on, connect once started, and the broker
+  // stops them as it stops (before its last write of their queues).
+  std::unique_ptr<bridge::Bridges> bridges;
+  try {
+    bridges = std::make_unique<bridge::Bridges>(*broker, bridge_options(cfg));
+  } catch (const std::exception& e) {
+    log::error("gateway", e.what());
+    return kExitConfig;
+  }
   // The devices' settings go to their adapters; keep only what a reload compares.
   config::Config running;
   running.file = cfg.file;
@@ -356,6 +366,7 @@ int run_command(const std::vector<std::string>& args) {
   running.broker = cfg.broker;
   gateway::Devices devices(std::move(cfg), *broker);
   devices.start();
+  bridges->start();
   devices_for_status = &devices;
   // Parsing a large config leaves megabytes of freed heap behind; give them back.
   malloc_trim(0);

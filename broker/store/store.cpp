@@ -82,6 +82,19 @@ ALTER TABLE sessions ADD COLUMN username TEXT;
 ALTER TABLE messages ADD COLUMN properties BLOB;
 ALTER TABLE messages ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4: the bridges' store-and-forward queues (the payload is kept with its row: a message
+    // leaves the queue once, so there is nothing to share with the messages table).
+    R"sql(
+CREATE TABLE bridge_queue (
+  bridge  TEXT    NOT NULL,
+  seq     INTEGER NOT NULL,
+  topic   TEXT    NOT NULL,
+  payload BLOB    NOT NULL,
+  qos     INTEGER NOT NULL,
+  retain  INTEGER NOT NULL,
+  PRIMARY KEY (bridge, seq)
+) WITHOUT ROWID;
+)sql",
 };
 
 // A message's MQTT 5 properties as one blob: records of a tag byte and length-prefixed (u32,
@@ -260,8 +273,10 @@ struct Database::Statements {
   sqlite3_stmt* delete_inbound = nullptr;
   sqlite3_stmt* put_retained = nullptr;
   sqlite3_stmt* delete_retained = nullptr;
+  sqlite3_stmt* put_bridge_message = nullptr;
+  sqlite3_stmt* delete_bridge_message = nullptr;
 
-  static constexpr size_t count = 18;
+  static constexpr size_t count = 20;
 
   ~Statements() {
     for (sqlite3_stmt* s :
@@ -271,6 +286,8 @@ struct Database::Statements {
           put_retained, delete_retained}) {
       sqlite3_finalize(s);
     }
+    sqlite3_finalize(put_bridge_message);
+    sqlite3_finalize(delete_bridge_message);
   }
 };
 
@@ -434,6 +451,11 @@ Database::Database(const std::filesystem::path& path, Durability durability, uin
         {&statements_->put_retained,
          "INSERT OR REPLACE INTO retained (topic, message_id) VALUES (?1, ?2)"},
         {&statements_->delete_retained, "DELETE FROM retained WHERE topic = ?1"},
+        {&statements_->put_bridge_message,
+         "INSERT OR REPLACE INTO bridge_queue (bridge, seq, topic, payload, qos, retain) VALUES "
+         "(?1, ?2, ?3, ?4, ?5, ?6)"},
+        {&statements_->delete_bridge_message,
+         "DELETE FROM bridge_queue WHERE bridge = ?1 AND seq = ?2"},
     };
     static_assert(std::size(sql) == Statements::count);
     for (const auto& [statement, text] : sql) {
@@ -548,6 +570,17 @@ StoredState Database::load() {
     state.retained.push_back(
         {column_text(s, 0), static_cast<uint64_t>(sqlite3_column_int64(s, 1))});
   });
+  query(db_, path_,
+        "SELECT bridge, seq, topic, payload, qos, retain FROM bridge_queue ORDER BY bridge, seq",
+        [&](auto* s) {
+          StoredBridgeMessage& m = state.bridge_queue.emplace_back();
+          m.bridge = column_text(s, 0);
+          m.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+          m.topic = column_text(s, 2);
+          m.payload = column_blob(s, 3);
+          m.qos = static_cast<uint8_t>(sqlite3_column_int(s, 4));
+          m.retain = sqlite3_column_int(s, 5) != 0;
+        });
   return state;
 }
 
@@ -651,6 +684,24 @@ bool Database::apply(const Batch& batch, std::string& error) {
       case Op::Kind::DeleteRetained: {
         sqlite3_stmt* s = st.delete_retained;
         bind_text(s, 1, op.text);
+        return run(s);
+      }
+      case Op::Kind::PutOutbox: {
+        if (!op.message) return true;
+        sqlite3_stmt* s = st.put_bridge_message;
+        bind_text(s, 1, op.client_id);
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.id));
+        bind_text(s, 3, op.message->topic);
+        sqlite3_bind_blob64(s, 4, op.message->payload.data(), op.message->payload.size(),
+                            SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, op.message->qos);
+        sqlite3_bind_int(s, 6, op.retain ? 1 : 0);
+        return run(s);
+      }
+      case Op::Kind::DeleteOutbox: {
+        sqlite3_stmt* s = st.delete_bridge_message;
+        bind_text(s, 1, op.client_id);
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(op.id));
         return run(s);
       }
       case Op::Kind::Skip:
@@ -858,6 +909,9 @@ std::string row_key(const Op& op) {
     case Op::Kind::PutRetained:
     case Op::Kind::DeleteRetained:
       return key('r', op.text);
+    case Op::Kind::PutOutbox:
+    case Op::Kind::DeleteOutbox:
+      return key('b', std::to_string(op.id));
     case Op::Kind::Skip:
       return {};
   }
@@ -888,6 +942,7 @@ bool is_delete(Op::Kind kind) {
     case Op::Kind::DeleteDelivery:
     case Op::Kind::DeleteInbound:
     case Op::Kind::DeleteRetained:
+    case Op::Kind::DeleteOutbox:
       return true;
     default:
       return false;

@@ -1,7 +1,8 @@
 // Durable broker state in one SQLite database (state_dir/fieldgate.db): persistent sessions,
 // their subscriptions, their queued and in-flight QoS 1/2 messages, the inbound QoS 2 packet ids
 // awaiting PUBREL, and retained messages. Payloads are stored once (table messages) and
-// referenced by every delivery and retained entry that holds them.
+// referenced by every delivery and retained entry that holds them. It also holds the bridges'
+// out-queues (table bridge_queue; broker/bridge/).
 //
 // The broker keeps all of this in memory too; the database is its write-behind copy. The event
 // loop collects the changes of one or more loop turns in a Batch and hands it to the Writer,
@@ -81,11 +82,24 @@ struct StoredRetained {
   uint64_t message_id = 0;
 };
 
+// One message in a bridge's out-queue: stored when it was routed to the bridge, deleted once
+// the cloud acknowledged it (or it was dropped over the queue's bounds).
+struct StoredBridgeMessage {
+  std::string bridge;  // the [[bridge]] name
+  uint64_t seq = 0;    // the order in which the bridge sends them
+  std::string topic;   // the remote topic
+  std::string payload;
+  uint8_t qos = 0;
+  bool retain = false;
+};
+
 struct StoredState {
   std::vector<std::pair<uint64_t, MessagePtr>> messages;  // (message id, message)
   std::vector<StoredSession> sessions;
   std::vector<StoredRetained> retained;
   uint64_t max_message_id = 0;  // message ids of new messages continue after this
+  // The bridges' out-queues, ordered by bridge, then seq.
+  std::vector<StoredBridgeMessage> bridge_queue;
 };
 
 // --- what a batch holds ---
@@ -107,6 +121,8 @@ struct Op {
     DeleteInbound,       // client_id, packet_id
     PutRetained,         // text = topic, message_id (insert or replace)
     DeleteRetained,      // text = topic
+    PutOutbox,           // client_id = bridge name, id = seq, message (remote topic), retain
+    DeleteOutbox,        // client_id = bridge name, id = seq
     Skip,                // cancelled before the batch was handed over: do nothing
   };
   Kind kind = Kind::Skip;

@@ -211,19 +211,13 @@ TEST(ConfigReference, ParsesWithEveryValue) {
   EXPECT_TRUE(relay.writable);
 }
 
+// Every feature of the reference configuration runs: nothing is refused as not supported.
 TEST(ConfigReference, EveryFeatureThisBuildCannotRunIsListed) {
   fc::Config config = fc::load(kReference);
   std::vector<std::string> listed;
-  for (const auto& diagnostic : fc::unsupported_features(config)) {
-    listed.push_back(std::to_string(diagnostic.line) + ":" + std::to_string(diagnostic.column) +
-                     ": " + diagnostic.message);
-  }
-  std::vector<std::string> expected = {
-      "39:1: not supported yet: bridge[cloud]",
-  };
-  EXPECT_EQ(listed, expected);
-  EXPECT_EQ(fc::unsupported_features(config)[0].to_string(),
-            kReference.string() + ":39:1: not supported yet: bridge[cloud]");
+  for (const auto& diagnostic : fc::unsupported_features(config))
+    listed.push_back(diagnostic.to_string());
+  EXPECT_EQ(listed, std::vector<std::string>{});
 }
 
 TEST(ConfigReference, SummaryShowsListenersDevicesTopicsAndBridges) {

@@ -7,10 +7,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "broker/broker.h"
@@ -185,6 +189,77 @@ TEST(InProcessClient, PassesResponseTopicAndCorrelationDataBothWays) {
 
   broker.request_stop();
   loop.join();
+}
+
+// What the bridge relies on: whole deliveries (QoS and RETAIN as published, the publisher's
+// origin), out-queue rows written from a handler that come back after a restart unless removed,
+// and stop hooks that run before the last write.
+TEST(InProcessClient, DeliveriesCarryTheirOriginAndOutboxRowsSurviveARestart) {
+  char dir_template[] = "/tmp/fieldgate-outbox-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  std::filesystem::path dir(dir_template);
+  Options options;
+  options.persistence = true;
+  options.state_dir = dir.string();
+  options.sys_interval_s = 0;
+  using Seen = std::tuple<std::string, std::string, uint8_t, bool, uint32_t>;
+  std::vector<Seen> seen;
+  {
+    Broker broker(options);
+    EXPECT_TRUE(broker.persistent());
+    EXPECT_TRUE(broker.outbox_load("b").empty());
+    std::mutex mutex;
+    std::promise<void> all_seen;
+    uint64_t seq = 0;
+    uint64_t put_in = 0;  // the batch of the last row put
+    std::promise<void> durable;
+    bool durable_seen = false;
+    broker.outbox_on_durable([&](uint64_t batch) {
+      if (seq == 3 && batch >= put_in && !durable_seen) {
+        durable_seen = true;
+        durable.set_value();
+      }
+    });
+    broker.subscribe_deliveries("t/#", [&](const Broker::Delivery& d) {
+      put_in = broker.outbox_put("b", Broker::OutboxRow{++seq, "up/" + std::string(d.topic),
+                                                        std::string(d.payload), d.qos, d.retain});
+      EXPECT_GT(put_in, 0u);
+      std::lock_guard lock(mutex);
+      seen.emplace_back(std::string(d.topic), std::string(d.payload), d.qos, d.retain, d.origin);
+      if (seen.size() == 3) all_seen.set_value();
+    });
+    bool hook_ran = false;
+    broker.at_stop([&] {
+      hook_ran = true;
+      broker.outbox_remove("b", {3});  // posted by the hook: still written
+    });
+    std::thread loop([&] { broker.run(); });
+    broker.publish("t/1", "a", 1, false);
+    broker.publish("t/2", "b", 2, true, /*origin=*/7);
+    broker.publish("t/3", "c", 0, false);
+    ASSERT_EQ(all_seen.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    // The listener hears of the commit that holds the last row.
+    ASSERT_EQ(durable.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    broker.outbox_remove("b", {2});
+    broker.request_stop();
+    loop.join();
+    EXPECT_TRUE(hook_ran);
+  }
+  EXPECT_EQ(seen,
+            (std::vector<Seen>{
+                {"t/1", "a", 1, false, 0}, {"t/2", "b", 2, true, 7}, {"t/3", "c", 0, false, 0}}));
+  {
+    Broker broker(options);
+    std::vector<Broker::OutboxRow> rows = broker.outbox_load("b");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].seq, 1u);
+    EXPECT_EQ(rows[0].topic, "up/t/1");
+    EXPECT_EQ(rows[0].payload, "a");
+    EXPECT_EQ(rows[0].qos, 1);
+    EXPECT_FALSE(rows[0].retain);
+    EXPECT_TRUE(broker.outbox_load("b").empty());  // each bridge takes its rows once
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

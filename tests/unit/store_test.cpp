@@ -186,7 +186,7 @@ TEST_F(StoreTest, OpenCreatesTheDirectoryAndTheFile) {
     EXPECT_TRUE(state.messages.empty());
     EXPECT_EQ(state.max_message_id, 0u);
   }
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "4");
   EXPECT_EQ(pragma(path_, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(pragma(path_, "PRAGMA auto_vacuum"), "2");  // incremental
   // Reopening a current database migrates nothing and keeps the data.
@@ -404,10 +404,11 @@ TEST_F(StoreTest, SessionUserNamesRoundTripAndVersion1FilesMigrate) {
   pragma(path_, "ALTER TABLE sessions DROP COLUMN username");
   pragma(path_, "ALTER TABLE messages DROP COLUMN properties");
   pragma(path_, "ALTER TABLE messages DROP COLUMN expires_ms");
+  pragma(path_, "DROP TABLE bridge_queue");
   pragma(path_, "PRAGMA user_version = 1");
   ASSERT_EQ(pragma(path_, "PRAGMA user_version"), "1");
   state = load(path_);
-  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "3");
+  EXPECT_EQ(pragma(path_, "PRAGMA user_version"), "4");
   ASSERT_EQ(state.sessions.size(), 2u);
   EXPECT_EQ(state.sessions[1].username, std::nullopt);
 }
@@ -454,6 +455,43 @@ TEST_F(StoreTest, Mqtt5MessagePropertiesExpiryAndSubscriptionIdentifiersRoundTri
   EXPECT_EQ(shared.options, kNoLocal | kRetainAsPublished | (2 << 4));
   EXPECT_EQ(shared.identifier, 268435455u);
   EXPECT_EQ(state.sessions[0].subscriptions[1].identifier, 0u);
+}
+
+// The bridges' out-queues: rows keep their payload and flags, load in seq order per bridge,
+// and a delete removes exactly its row (also through compact(), as a retried batch does).
+TEST_F(StoreTest, BridgeQueueRowsLoadInSeqOrderPerBridge) {
+  auto put = [](std::string bridge, uint64_t seq, std::string topic, std::string payload,
+                uint8_t qos, bool retain) {
+    Op op = simple(Op::Kind::PutOutbox, std::move(bridge), {}, seq);
+    op.message = message(std::move(topic), std::move(payload), qos);
+    op.retain = retain;
+    return op;
+  };
+  {
+    Database db(path_, Durability::Process);
+    apply_ok(db, batch_of({put("cloud", 10, "r/a", "1", 1, false),
+                           put("backup", 1, "r/b", std::string("\0x", 2), 0, true),
+                           put("cloud", 2, "r/c", "", 2, true),
+                           put("cloud", 1ull << 40, "r/d", "4", 1, false)}));
+    Batch second = batch_of(
+        {simple(Op::Kind::DeleteOutbox, "cloud", {}, 10), put("cloud", 11, "r/e", "5", 1, false),
+         simple(Op::Kind::DeleteOutbox, "cloud", {}, 11)},
+        2);
+    compact(second);
+    apply_ok(db, second);
+  }
+  StoredState state = load(path_);
+  ASSERT_EQ(state.bridge_queue.size(), 3u);
+  EXPECT_EQ(state.bridge_queue[0].bridge, "backup");
+  EXPECT_EQ(state.bridge_queue[0].payload, std::string("\0x", 2));
+  EXPECT_TRUE(state.bridge_queue[0].retain);
+  EXPECT_EQ(state.bridge_queue[0].qos, 0);
+  EXPECT_EQ(state.bridge_queue[1].bridge, "cloud");
+  EXPECT_EQ(state.bridge_queue[1].seq, 2u);
+  EXPECT_EQ(state.bridge_queue[1].topic, "r/c");
+  EXPECT_EQ(state.bridge_queue[1].payload, "");
+  EXPECT_EQ(state.bridge_queue[1].qos, 2);
+  EXPECT_EQ(state.bridge_queue[2].seq, 1ull << 40);
 }
 
 TEST_F(StoreTest, DeliveriesLoadInSeqOrderPerSession) {
