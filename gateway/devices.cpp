@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "adapters/coap/adapter.h"
@@ -18,6 +19,12 @@ class Devices::BrokerOutbox final : public mapping::Outbox {
   explicit BrokerOutbox(broker::Broker& broker) : broker_(broker) {}
   void publish(std::string topic, std::string payload, uint8_t qos, bool retain) override {
     broker_.publish(std::move(topic), std::move(payload), qos, retain);
+  }
+  void publish_reply(std::string topic, std::string payload, uint8_t qos,
+                     std::optional<std::string> correlation_data) override {
+    broker::PublishProperties properties;
+    properties.correlation_data = std::move(correlation_data);
+    broker_.publish(std::move(topic), std::move(payload), qos, false, std::move(properties));
   }
 
  private:
@@ -152,8 +159,14 @@ std::set<std::string> command_filters(const std::vector<std::string>& topics) {
 void Devices::start_plane(Plane& plane) {
   for (const std::string& filter : command_filters(plane.router.command_topics())) {
     if (!subscribed_.insert(filter).second) continue;
-    broker_.subscribe(filter, [this](std::string_view topic, std::string_view payload) {
-      this->plane()->router.handle(topic, payload);
+    broker_.subscribe(filter, [this](std::string_view topic, std::string_view payload,
+                                     const broker::PublishProperties* properties) {
+      // An MQTT 5 command with a response topic gets its result there (SPEC.md).
+      std::optional<mapping::ReplyTo> reply_to;
+      if (properties && properties->response_topic) {
+        reply_to = mapping::ReplyTo{*properties->response_topic, properties->correlation_data};
+      }
+      this->plane()->router.handle(topic, payload, std::move(reply_to));
     });
   }
   for (auto& adapter : plane.adapters)

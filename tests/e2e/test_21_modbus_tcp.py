@@ -17,6 +17,7 @@ publishes what it reads on e2e/{device}/{point}; commands on .../set write back.
 
 fieldgate only (skipped on Mosquitto). Peers: pymodbus 3.0.0rc1, paho-mqtt 1.6.1."""
 
+import queue
 import time
 
 import harness
@@ -511,6 +512,50 @@ class PublishingRulesTest(ModbusTestCase):
             self.assertEqual(m["value"], 7, m)
             self.assert_fresh(m)
 
+
+
+class Mqtt5CommandTest(ModbusTestCase):
+    """SPEC.md: "for an MQTT 5 command that carries a response topic and correlation data, the
+    result goes there instead" (of <point topic>/set/result)."""
+
+    def test_result_goes_to_the_response_topic_with_the_correlation_data(self):
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        peer = self.start_peer()
+        self.start_gateway(tcp_device("plc", peer, [
+            dict(name="sp", table="holding", address=0, type="int16", scale=0.1,
+                 writable=True)], poll_ms=200))
+        self.wait_good("plc", "sp", 0)
+        replies = queue.Queue()
+        client = mqtt.Client(client_id="e2e-v5-requester", protocol=mqtt.MQTTv5)
+        client.on_message = lambda _c, _u, m: replies.put(m)
+        subscribed = queue.Queue()
+        client.on_subscribe = lambda *args: subscribed.put(True)
+        client.connect("127.0.0.1", self.port)
+        client.loop_start()
+        self.addCleanup(client.loop_stop)
+        self.addCleanup(client.disconnect)
+        client.subscribe("app/replies/#", qos=1)
+        subscribed.get(timeout=5)
+
+        def request(payload, reply_to, correlation):
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = reply_to
+            props.CorrelationData = correlation
+            client.publish(self.topic("plc", "sp") + "/set", payload, qos=1, properties=props)
+            m = replies.get(timeout=5)
+            return m.topic, parse_payload(m.payload), m.properties.CorrelationData
+
+        since = time.monotonic()
+        self.assertEqual(request("21.5", "app/replies/1", b"\x00req-1"),
+                         ("app/replies/1", {"ok": True}, b"\x00req-1"))
+        self.assertEqual(peer.get(1, "holding", 0), [215])
+        topic, result, correlation = request("hot", "app/replies/2", b"req-2")
+        self.assertEqual((topic, result["ok"], correlation), ("app/replies/2", False, b"req-2"))
+        # the results went to the response topics only, not to .../set/result
+        time.sleep(0.3)
+        self.assertEqual(self.inbox.on(self.topic("plc", "sp") + "/set/result", since), [])
 
 if __name__ == "__main__":
     harness.main()
