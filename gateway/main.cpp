@@ -215,6 +215,23 @@ std::vector<std::string> settings_needing_restart(const config::Config& running,
   note(a.sys_interval_s != b.sys_interval_s, "broker.sys_interval_s");
   note(a.persistent_session_expiry_s != b.persistent_session_expiry_s,
        "broker.persistent_session_expiry_s");
+  auto same_route = [](const config::BridgeRoute& x, const config::BridgeRoute& y) {
+    return x.direction == y.direction && x.local == y.local && x.local_prefix == y.local_prefix &&
+           x.remote_prefix == y.remote_prefix && x.qos == y.qos;
+  };
+  auto same_bridge = [&](const config::Bridge& x, const config::Bridge& y) {
+    return x.name == y.name && x.url == y.url && x.client_id == y.client_id &&
+           x.username == y.username && x.password == y.password &&
+           x.password_env == y.password_env && x.tls_ca == y.tls_ca && x.tls_cert == y.tls_cert &&
+           x.tls_key == y.tls_key && x.keepalive_s == y.keepalive_s &&
+           x.clean_session == y.clean_session && x.queue_max_messages == y.queue_max_messages &&
+           x.queue_max_bytes == y.queue_max_bytes && x.availability_topic == y.availability_topic &&
+           std::equal(x.routes.begin(), x.routes.end(), y.routes.begin(), y.routes.end(),
+                      same_route);
+  };
+  note(!std::equal(running.bridges.begin(), running.bridges.end(), next.bridges.begin(),
+                   next.bridges.end(), same_bridge),
+       "[[bridge]]");
   return changed;
 }
 
@@ -249,6 +266,7 @@ void reload_config(const std::string& file, config::Config& running, broker::Bro
   std::vector<std::string> later = settings_needing_restart(running, next);
   running.gateway = next.gateway;
   running.broker = next.broker;
+  running.bridges = next.bridges;
   devices.reload(std::move(next));
   if (!later.empty()) {
     std::string keys;
@@ -364,6 +382,7 @@ int run_command(const std::vector<std::string>& args) {
   running.file = cfg.file;
   running.gateway = cfg.gateway;
   running.broker = cfg.broker;
+  running.bridges = cfg.bridges;
   gateway::Devices devices(std::move(cfg), *broker);
   devices.start();
   bridges->start();
