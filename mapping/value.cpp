@@ -110,4 +110,21 @@ std::string json_payload(const Reading& reading, std::string_view unit) {
   return out;
 }
 
+std::optional<bool> switch_state(const Value& value) {
+  if (const bool* b = std::get_if<bool>(&value)) return *b;
+  if (const int64_t* i = std::get_if<int64_t>(&value); i && (*i == 0 || *i == 1)) return *i == 1;
+  if (const uint64_t* u = std::get_if<uint64_t>(&value); u && *u <= 1) return *u == 1;
+  if (const double* d = std::get_if<double>(&value); d && (*d == 0.0 || *d == 1.0)) {
+    return *d == 1.0;
+  }
+  if (const std::string* s = std::get_if<std::string>(&value)) {
+    std::string lower;
+    for (char c : *s)
+      lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (lower == "true" || lower == "on" || lower == "1") return true;
+    if (lower == "false" || lower == "off" || lower == "0") return false;
+  }
+  return std::nullopt;
+}
+
 }  // namespace fieldgate::mapping

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -36,5 +37,9 @@ std::string json_payload(const Reading& reading, std::string_view unit);
 
 // `text` as a JSON string literal, quotes included.
 std::string json_string(std::string_view text);
+
+// A command's value as an on/off state: true/false, the numbers 1/0, or the texts "true",
+// "false", "on", "off", "1", "0" (any case); std::nullopt for anything else.
+std::optional<bool> switch_state(const Value& value);
 
 }  // namespace fieldgate::mapping

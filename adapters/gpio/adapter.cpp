@@ -40,26 +40,6 @@ const std::string kStopping = "the gateway is stopping; the write was not carrie
 
 }  // namespace
 
-bool to_level(const mapping::Value& value, std::string& error) {
-  error.clear();
-  if (const bool* b = std::get_if<bool>(&value)) return *b;
-  if (const int64_t* i = std::get_if<int64_t>(&value); i && (*i == 0 || *i == 1)) return *i == 1;
-  if (const uint64_t* u = std::get_if<uint64_t>(&value); u && *u <= 1) return *u == 1;
-  if (const double* d = std::get_if<double>(&value); d && (*d == 0.0 || *d == 1.0)) {
-    return *d == 1.0;
-  }
-  if (const std::string* s = std::get_if<std::string>(&value)) {
-    std::string lower;
-    for (char c : *s)
-      lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (lower == "true" || lower == "on" || lower == "1") return true;
-    if (lower == "false" || lower == "off" || lower == "0") return false;
-  }
-  error = "a GPIO output takes true or false (or 1 or 0, \"on\" or \"off\"), got " +
-          mapping::to_json(value);
-  return false;
-}
-
 // One point's line, as the chip's thread sees it.
 struct LineState {
   const config::GpioPoint* config = nullptr;
@@ -447,13 +427,13 @@ void GpioAdapter::write(std::string_view device, std::string_view point,
                      : "point is an input (direction = \"in\"): only outputs can be written"});
     return;
   }
-  std::string error;
-  bool level = to_level(value, error);
-  if (!error.empty()) {
-    done({false, error});
+  std::optional<bool> level = mapping::switch_state(value);
+  if (!level) {
+    done({false, "a GPIO output takes true or false (or 1 or 0, \"on\" or \"off\"), got " +
+                     mapping::to_json(value)});
     return;
   }
-  worker.enqueue({static_cast<size_t>(it - points.begin()), level, std::move(done)});
+  worker.enqueue({static_cast<size_t>(it - points.begin()), *level, std::move(done)});
 }
 
 }  // namespace fieldgate::gpio

@@ -58,8 +58,4 @@ class GpioAdapter final : public adapters::Adapter {
   std::map<std::string, ChipWorker*, std::less<>> worker_of_;  // by device name
 };
 
-// A command's value as a line level: true/false, 1/0 (integer or double), or the text "true",
-// "false", "on", "off", "1", "0" (any case). Empty `error` on success.
-bool to_level(const mapping::Value& value, std::string& error);
-
 }  // namespace fieldgate::gpio

@@ -406,19 +406,7 @@ mapping::Value decode_bit(uint8_t bit) {
 }
 
 Result<bool> encode_bit(const mapping::Value& value) {
-  if (const bool* b = std::get_if<bool>(&value)) return *b;
-  if (const int64_t* i = std::get_if<int64_t>(&value); i && (*i == 0 || *i == 1)) return *i == 1;
-  if (const uint64_t* u = std::get_if<uint64_t>(&value); u && *u <= 1) return *u == 1;
-  if (const double* d = std::get_if<double>(&value); d && (*d == 0.0 || *d == 1.0)) {
-    return *d == 1.0;
-  }
-  if (const std::string* s = std::get_if<std::string>(&value)) {
-    std::string lower;
-    for (char c : *s)
-      lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (lower == "true" || lower == "on" || lower == "1") return true;
-    if (lower == "false" || lower == "off" || lower == "0") return false;
-  }
+  if (std::optional<bool> state = mapping::switch_state(value)) return *state;
   return Result<bool>::failure("expected true or false (or 1 or 0) for bool, got " +
                                kind_text(value));
 }

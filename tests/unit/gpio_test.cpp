@@ -444,20 +444,6 @@ TEST_F(GpioTest, TheRaspberryPiExampleRuns) {
   EXPECT_EQ(backend_->output_level("gpiochip0", 27), false);
 }
 
-TEST(GpioLevel, CommandValues) {
-  std::string error;
-  EXPECT_TRUE(fieldgate::gpio::to_level(Value{true}, error));
-  EXPECT_FALSE(fieldgate::gpio::to_level(Value{uint64_t{0}}, error));
-  EXPECT_TRUE(fieldgate::gpio::to_level(Value{1.0}, error));
-  EXPECT_FALSE(fieldgate::gpio::to_level(Value{std::string("Off")}, error));
-  EXPECT_TRUE(error.empty());
-  fieldgate::gpio::to_level(Value{std::string("maybe")}, error);
-  EXPECT_EQ(error,
-            "a GPIO output takes true or false (or 1 or 0, \"on\" or \"off\"), got \"maybe\"");
-  fieldgate::gpio::to_level(Value{}, error);
-  EXPECT_FALSE(error.empty());
-}
-
 // ---- the real libgpiod v1 backend --------------------------------------------------------
 
 TEST(LibgpiodBackend, NoSuchChip) {

@@ -44,5 +44,19 @@ TEST(Value, JsonPayloadGoodAndBad) {
             R"({"value":null,"ts":1764070000999,"quality":"bad","error":"timeout"})");
 }
 
+TEST(SwitchState, OnAndOffInEveryCommandSpelling) {
+  EXPECT_EQ(switch_state(Value{true}), true);
+  EXPECT_EQ(switch_state(Value{uint64_t{0}}), false);
+  EXPECT_EQ(switch_state(Value{int64_t{1}}), true);
+  EXPECT_EQ(switch_state(Value{1.0}), true);
+  EXPECT_EQ(switch_state(Value{std::string("Off")}), false);
+  EXPECT_EQ(switch_state(Value{std::string("ON")}), true);
+  EXPECT_EQ(switch_state(Value{std::string("0")}), false);
+  EXPECT_EQ(switch_state(Value{std::string("maybe")}), std::nullopt);
+  EXPECT_EQ(switch_state(Value{int64_t{2}}), std::nullopt);
+  EXPECT_EQ(switch_state(Value{0.5}), std::nullopt);
+  EXPECT_EQ(switch_state(Value{}), std::nullopt);
+}
+
 }  // namespace
 }  // namespace fieldgate::mapping
