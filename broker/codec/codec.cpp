@@ -1470,7 +1470,8 @@ inline void encode_publish_parts(std::string& out, std::string_view topic, std::
   n += 2;
   out.reserve(out.size() + n + remaining - 2);
   if (topic.size() <= kShortTopic) {
-    std::memcpy(head + n, topic.data(), topic.size());
+    // (An empty topic, as with a topic alias, may be a null view: memcpy may not see it.)
+    if (!topic.empty()) std::memcpy(head + n, topic.data(), topic.size());
     n += topic.size();
   } else {
     out.append(head, n);
