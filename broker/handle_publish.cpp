@@ -60,7 +60,11 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
                 .retain = publish.retain,
                 .from = &s};
   uint8_t reason = mqtt::reason::kSuccess;  // MQTT 5 PUBACK / PUBREC
-  if (v5) {
+  // Whether the PUBLISH has properties: its property length, after the topic and packet id, is
+  // not zero. Most have none, and need none of the checks below.
+  const bool has_properties =
+      v5 && frame.body[2 + publish.topic.size() + (publish.qos > 0 ? 2 : 0)] != 0;
+  if (has_properties) {
     const mqtt::Properties& props = publish.properties;
     if (!props.subscription_identifiers.empty()) {
       disconnect(c, mqtt::reason::kProtocolError,
@@ -102,6 +106,8 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
     if (props.message_expiry_interval) {
       p.expires_at_ms = now_ms() + int64_t{*props.message_expiry_interval} * 1000;
     }
+  }
+  if (v5) {
     // Our receive maximum bounds the QoS 2 messages the client may have in flight (QoS 1 are
     // acknowledged at once) [MQTT-3.3.4-9].
     if (publish.qos == 2 && !s.awaiting_pubrel.contains(publish.packet_id) &&
@@ -121,7 +127,7 @@ bool Core::handle_publish(Connection& c, const mqtt::Frame& frame) {
     deliverable = false;
     reason = mqtt::reason::kNotAuthorized;
   }
-  if (deliverable && v5) p.properties = kept_properties(publish.properties);
+  if (deliverable && has_properties) p.properties = kept_properties(publish.properties);
   auto ack = [&](mqtt::PacketType type, size_t mark) {
     reply(c, store_wrote_since(mark), [&](std::string& out) {
       // Success is the same four bytes in MQTT 3 and 5 (MQTT 5's short form).

@@ -124,6 +124,42 @@ class OutgoingQueue {
   size_t head_ = 0;
 };
 
+// The messages in flight to a session, in the order sent. Acknowledgements mostly come in that
+// order too: removing the oldest moves a start index instead of shifting the others down.
+class InflightWindow {
+ public:
+  using iterator = std::vector<Inflight>::iterator;
+  iterator begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  iterator end() { return items_.end(); }
+  std::vector<Inflight>::const_iterator begin() const {
+    return items_.begin() + static_cast<std::ptrdiff_t>(head_);
+  }
+  std::vector<Inflight>::const_iterator end() const { return items_.end(); }
+  size_t size() const { return items_.size() - head_; }
+  bool empty() const { return head_ == items_.size(); }
+  Inflight& operator[](size_t i) { return items_[head_ + i]; }
+  void push_back(Inflight f) { items_.push_back(std::move(f)); }
+  void erase(iterator it) {
+    if (it != begin()) {
+      items_.erase(it);
+      return;
+    }
+    *it = Inflight{};
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ >= kCompactAfter && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), begin());  // amortised: at least half was consumed
+      head_ = 0;
+    }
+  }
+
+ private:
+  static constexpr size_t kCompactAfter = 64;
+  std::vector<Inflight> items_;
+  size_t head_ = 0;
+};
+
 class Session {
  public:
   Session(std::string id, bool clean, bool durable)
@@ -145,8 +181,8 @@ class Session {
 
   // filter ("$share/{group}/{filter}" for a shared one) -> granted QoS and options
   std::unordered_map<std::string, SubscriptionOptions> subscriptions;
-  OutgoingQueue queue;             // waiting for a connection or a free in-flight slot
-  std::vector<Inflight> inflight;  // in the order sent
+  OutgoingQueue queue;      // waiting for a connection or a free in-flight slot
+  InflightWindow inflight;  // in the order sent
   std::unordered_set<uint16_t> awaiting_pubrel;  // inbound QoS 2: PUBREC sent, no PUBREL yet
 
   // Scratch space of the router: collapses several matching filters into one delivery.

@@ -167,6 +167,8 @@ class Reader {
 
   bool empty() const { return pos_ == in_.size(); }
   size_t remaining() const { return in_.size() - pos_; }
+  // The next byte, not consumed; -1 at the end.
+  int peek() const { return pos_ < in_.size() ? static_cast<uint8_t>(in_[pos_]) : -1; }
 
   std::string_view rest() {
     std::string_view out = in_.substr(pos_);
@@ -1115,7 +1117,13 @@ Error decode_publish(const Frame& frame, Version version, Publish& out) {
     if (Error e = read_packet_id(in, out.packet_id); e != Error::None) return e;
   }
   if (v5) {
-    if (Error e = read_properties(in, kInPublish, out.properties); e != Error::None) return e;
+    // Most PUBLISH packets have an empty property block: one zero byte.
+    uint8_t none = 0;
+    if (in.peek() == 0) {
+      in.u8(none);
+    } else if (Error e = read_properties(in, kInPublish, out.properties); e != Error::None) {
+      return e;
+    }
     if (out.topic.empty() && !out.properties.topic_alias) return Error::EmptyTopicWithoutAlias;
   }
   out.payload = in.rest();
@@ -1462,7 +1470,8 @@ inline void encode_publish_parts(std::string& out, std::string_view topic, std::
   n += 2;
   out.reserve(out.size() + n + remaining - 2);
   if (topic.size() <= kShortTopic) {
-    std::memcpy(head + n, topic.data(), topic.size());
+    // (An empty topic, as with a topic alias, may be a null view: memcpy may not see it.)
+    if (!topic.empty()) std::memcpy(head + n, topic.data(), topic.size());
     n += topic.size();
   } else {
     out.append(head, n);

@@ -225,5 +225,36 @@ TEST(TopicTree, SharedGroupsTakeTurnsAndKeepTheirOptions) {
   EXPECT_EQ(tree.size(), 0u);
 }
 
+// The in-flight window keeps the order sent whichever entry is acknowledged, and stays compact
+// when acknowledgements come in order (the usual case) for ever.
+TEST(InflightWindow, KeepsOrderAndCompacts) {
+  InflightWindow w;
+  std::vector<uint16_t> model;
+  auto ids = [&] {
+    std::vector<uint16_t> out;
+    for (const Inflight& f : w)
+      out.push_back(f.packet_id);
+    return out;
+  };
+  uint16_t next = 1;
+  for (int round = 0; round < 500; ++round) {
+    while (model.size() < 20) {
+      w.push_back(Inflight{next, Inflight::State::AwaitPuback, {}});
+      model.push_back(next++);
+    }
+    // Mostly the oldest; now and then one in the middle, or the newest.
+    size_t at = round % 7 == 3 ? 5 : round % 11 == 4 ? model.size() - 1 : 0;
+    w.erase(w.begin() + static_cast<std::ptrdiff_t>(at));
+    model.erase(model.begin() + static_cast<std::ptrdiff_t>(at));
+    ASSERT_EQ(ids(), model);
+    ASSERT_EQ(w.size(), model.size());
+    ASSERT_EQ(w[0].packet_id, model[0]);
+  }
+  while (!w.empty())
+    w.erase(w.begin());
+  EXPECT_EQ(w.size(), 0u);
+  EXPECT_TRUE(ids().empty());
+}
+
 }  // namespace
 }  // namespace fieldgate::broker
