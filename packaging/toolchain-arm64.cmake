@@ -2,4 +2,5 @@
 # crossbuild-essential-arm64. See toolchain-common.cmake; scripts/package arm64 uses it.
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(FIELDGATE_CROSS_TRIPLET aarch64-linux-gnu)
+set(FIELDGATE_QEMU qemu-aarch64)
 include(${CMAKE_CURRENT_LIST_DIR}/toolchain-common.cmake)

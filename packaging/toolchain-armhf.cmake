@@ -3,4 +3,8 @@
 # (Pi 1, Zero, Zero W) cannot run its output. See toolchain-common.cmake.
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(FIELDGATE_CROSS_TRIPLET arm-linux-gnueabihf)
+set(FIELDGATE_QEMU qemu-arm)
+# GCC notes on ARM that the passing of some std::vector iterators changed in GCC 7.1; every
+# object here and every C++ library it links is built with GCC 12, so the note is noise.
+set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")
 include(${CMAKE_CURRENT_LIST_DIR}/toolchain-common.cmake)

@@ -44,3 +44,11 @@ if(_root)
   set(CMAKE_EXE_LINKER_FLAGS_INIT
       "-Wl,-rpath-link,${_root}/usr/lib/${FIELDGATE_CROSS_TRIPLET}:${_root}/lib/${FIELDGATE_CROSS_TRIPLET}")
 endif()
+
+# Target programs (the unit tests, `scripts/package --verify`) run here under qemu-user, with
+# the cross toolchain's C library and the sysroot's libraries.
+if(FIELDGATE_QEMU)
+  set(CMAKE_CROSSCOMPILING_EMULATOR
+      ${FIELDGATE_QEMU} -L /usr/${FIELDGATE_CROSS_TRIPLET}
+      -E "LD_LIBRARY_PATH=${_root}/usr/lib/${FIELDGATE_CROSS_TRIPLET}:${_root}/lib/${FIELDGATE_CROSS_TRIPLET}")
+endif()
