@@ -47,40 +47,65 @@ bool is_signed_type(ValueType type) {
   return type == ValueType::Int16 || type == ValueType::Int32 || type == ValueType::Int64;
 }
 
+// An integer anywhere in int64_t's or uint64_t's range, exactly: sign and magnitude, since
+// 32-bit targets (armhf) have no __int128.
+struct Exact {
+  bool negative = false;
+  uint64_t magnitude = 0;  // |value|; 0 is never negative
+};
+
+Exact exact_of(int64_t i) {
+  if (i >= 0) return {false, static_cast<uint64_t>(i)};
+  return {true, uint64_t{0} - static_cast<uint64_t>(i)};  // |INT64_MIN| = 2^63 fits
+}
+
+Exact exact_of(uint64_t u) {
+  return {false, u};
+}
+
+bool operator<(Exact a, Exact b) {
+  if (a.negative != b.negative) return a.negative;
+  return a.negative ? a.magnitude > b.magnitude : a.magnitude < b.magnitude;
+}
+
+double to_double(Exact n) {
+  double d = static_cast<double>(n.magnitude);
+  return n.negative ? -d : d;
+}
+
+// The raw value's 64 bits (two's complement for negative values).
+uint64_t bits_of(Exact n) {
+  return n.negative ? uint64_t{0} - n.magnitude : n.magnitude;
+}
+
+std::string exact_text(Exact n) {
+  return (n.negative ? "-" : "") + std::to_string(n.magnitude);
+}
+
 // The range of an integer type's raw value.
 struct IntRange {
-  __int128 min;
-  __int128 max;
+  Exact min;
+  Exact max;
 };
 
 IntRange range_of(ValueType type) {
   switch (type) {
     case ValueType::Int16:
-      return {std::numeric_limits<int16_t>::min(), std::numeric_limits<int16_t>::max()};
+      return {exact_of(int64_t{std::numeric_limits<int16_t>::min()}),
+              exact_of(uint64_t{std::numeric_limits<int16_t>::max()})};
     case ValueType::UInt16:
-      return {0, std::numeric_limits<uint16_t>::max()};
+      return {exact_of(uint64_t{0}), exact_of(uint64_t{std::numeric_limits<uint16_t>::max()})};
     case ValueType::Int32:
-      return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
+      return {exact_of(int64_t{std::numeric_limits<int32_t>::min()}),
+              exact_of(uint64_t{std::numeric_limits<int32_t>::max()})};
     case ValueType::UInt32:
-      return {0, std::numeric_limits<uint32_t>::max()};
+      return {exact_of(uint64_t{0}), exact_of(uint64_t{std::numeric_limits<uint32_t>::max()})};
     case ValueType::Int64:
-      return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+      return {exact_of(std::numeric_limits<int64_t>::min()),
+              exact_of(uint64_t{std::numeric_limits<int64_t>::max()})};
     default:
-      return {0, std::numeric_limits<uint64_t>::max()};
+      return {exact_of(uint64_t{0}), exact_of(std::numeric_limits<uint64_t>::max())};
   }
-}
-
-std::string int128_text(__int128 n) {
-  if (n == 0) return "0";
-  bool negative = n < 0;
-  unsigned __int128 magnitude =
-      negative ? static_cast<unsigned __int128>(-(n + 1)) + 1 : static_cast<unsigned __int128>(n);
-  std::string digits;
-  while (magnitude != 0) {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(magnitude % 10)));
-    magnitude /= 10;
-  }
-  return negative ? "-" + digits : digits;
 }
 
 std::string double_text(double d) {
@@ -129,7 +154,7 @@ std::string scaling_text(const Encoding& e) {
 
 // A command's number: exact when it is an integer, a double otherwise.
 struct Number {
-  std::variant<__int128, double> n;
+  std::variant<Exact, double> n;
 };
 
 // Parses a whole text as an integer or a floating-point number.
@@ -146,11 +171,11 @@ std::optional<Number> parse_number(std::string_view text) {
   if (digits.front() == '-') {
     int64_t i = 0;
     auto r = std::from_chars(digits.data(), end, i);
-    if (r.ec == std::errc() && r.ptr == end) return Number{__int128(i)};
+    if (r.ec == std::errc() && r.ptr == end) return Number{exact_of(i)};
   } else {
     uint64_t u = 0;
     auto r = std::from_chars(digits.data(), end, u);
-    if (r.ec == std::errc() && r.ptr == end) return Number{__int128(u)};
+    if (r.ec == std::errc() && r.ptr == end) return Number{exact_of(u)};
   }
   double d = 0;
   auto r = std::from_chars(digits.data(), end, d);
@@ -159,8 +184,8 @@ std::optional<Number> parse_number(std::string_view text) {
 }
 
 Result<Number> to_number(const mapping::Value& value, ValueType type) {
-  if (const int64_t* i = std::get_if<int64_t>(&value)) return Number{__int128(*i)};
-  if (const uint64_t* u = std::get_if<uint64_t>(&value)) return Number{__int128(*u)};
+  if (const int64_t* i = std::get_if<int64_t>(&value)) return Number{exact_of(*i)};
+  if (const uint64_t* u = std::get_if<uint64_t>(&value)) return Number{exact_of(*u)};
   if (const double* d = std::get_if<double>(&value)) return Number{*d};
   if (const std::string* s = std::get_if<std::string>(&value)) {
     if (auto n = parse_number(*s)) return *n;
@@ -179,22 +204,22 @@ Result<std::vector<uint16_t>> encode_integer(const mapping::Value& value, const 
   Result<Number> number = to_number(value, e.type);
   if (!number) return Result<std::vector<uint16_t>>::failure(number.error());
   IntRange range = range_of(e.type);
-  std::string range_text = int128_text(range.min) + ".." + int128_text(range.max);
+  std::string range_text = exact_text(range.min) + ".." + exact_text(range.max);
   std::string scaling = scaling_text(e);
   auto out_of_range = [&](const std::string& raw) {
     std::string text = "value " + value_text(value) + " out of range for " + type_name(e.type);
     if (scaling.empty()) return text + ": must be " + range_text;
     return text + scaling + ": raw must be " + range_text + ", got " + raw;
   };
-  __int128 raw = 0;
-  const __int128* exact = std::get_if<__int128>(&number.value().n);
+  Exact raw;
+  const Exact* exact = std::get_if<Exact>(&number.value().n);
   if (exact && e.scale == 1.0 && e.offset == 0.0) {
     raw = *exact;
-    if (raw < range.min || raw > range.max) {
-      return Result<std::vector<uint16_t>>::failure(out_of_range(int128_text(raw)));
+    if (raw < range.min || range.max < raw) {
+      return Result<std::vector<uint16_t>>::failure(out_of_range(exact_text(raw)));
     }
   } else {
-    double v = exact ? static_cast<double>(*exact) : std::get<double>(number.value().n);
+    double v = exact ? to_double(*exact) : std::get<double>(number.value().n);
     if (!std::isfinite(v)) {
       return Result<std::vector<uint16_t>>::failure("value " + double_text(v) +
                                                     " is not a finite number, which " +
@@ -202,23 +227,25 @@ Result<std::vector<uint16_t>> encode_integer(const mapping::Value& value, const 
     }
     double scaled = std::round((v - e.offset) / e.scale);  // halves away from zero
     // 2^63 and 2^64 are exact doubles; the 16- and 32-bit bounds are too.
-    double low = static_cast<double>(range.min);
-    double high_exclusive = static_cast<double>(range.max) + 1.0;
-    if (range.max == std::numeric_limits<int64_t>::max()) high_exclusive = 0x1p63;
-    if (range.max == std::numeric_limits<uint64_t>::max()) high_exclusive = 0x1p64;
+    double low = to_double(range.min);
+    double high_exclusive = to_double(range.max) + 1.0;
+    if (e.type == ValueType::Int64) high_exclusive = 0x1p63;
+    if (e.type == ValueType::UInt64) high_exclusive = 0x1p64;
     if (!std::isfinite(scaled) || scaled < low || scaled >= high_exclusive) {
       return Result<std::vector<uint16_t>>::failure(out_of_range(double_text(scaled)));
     }
-    raw = static_cast<__int128>(scaled);
+    // In range, so exact: below 0 it fits int64_t, from 0 up uint64_t.
+    raw = scaled < 0 ? exact_of(static_cast<int64_t>(scaled))
+                     : exact_of(static_cast<uint64_t>(scaled));
   }
-  return registers_of(static_cast<uint64_t>(raw), e);
+  return registers_of(bits_of(raw), e);
 }
 
 Result<std::vector<uint16_t>> encode_float(const mapping::Value& value, const Encoding& e) {
   Result<Number> number = to_number(value, e.type);
   if (!number) return Result<std::vector<uint16_t>>::failure(number.error());
-  const __int128* exact = std::get_if<__int128>(&number.value().n);
-  double v = exact ? static_cast<double>(*exact) : std::get<double>(number.value().n);
+  const Exact* exact = std::get_if<Exact>(&number.value().n);
+  double v = exact ? to_double(*exact) : std::get<double>(number.value().n);
   double raw = (e.scale == 1.0 && e.offset == 0.0) ? v : (v - e.offset) / e.scale;
   if (e.type == ValueType::Float64) return registers_of(std::bit_cast<uint64_t>(raw), e);
   constexpr double kMax = std::numeric_limits<float>::max();
