@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "mapping/command.h"
 #include "mapping/engine.h"
+#include "tests/unit/recording_sink.h"
 
 namespace {
 
@@ -32,63 +33,7 @@ using fieldgate::mapping::Quality;
 using fieldgate::mapping::Reading;
 using fieldgate::mapping::Value;
 
-// Everything the adapter reports, with a way to wait for it.
-class RecordingSink : public fieldgate::adapters::ReadingSink {
- public:
-  void on_reading(std::string_view device, std::string_view point,
-                  const Reading& reading) override {
-    std::lock_guard lock(mutex_);
-    readings_[std::string(device) + "/" + std::string(point)].push_back(reading);
-    changed_.notify_all();
-  }
-  void on_availability(std::string_view device, bool online) override {
-    std::lock_guard lock(mutex_);
-    availability_[std::string(device)].push_back(online);
-    changed_.notify_all();
-  }
-
-  // The latest reading of device/point once `predicate` holds for it, or fails the test.
-  Reading wait_reading(const std::string& key, std::function<bool(const Reading&)> predicate,
-                       std::chrono::milliseconds timeout = 3000ms) {
-    std::unique_lock lock(mutex_);
-    bool ok = changed_.wait_for(lock, timeout, [&] {
-      auto it = readings_.find(key);
-      return it != readings_.end() && predicate(it->second.back());
-    });
-    EXPECT_TRUE(ok) << "no matching reading of " << key;
-    return ok ? readings_[key].back() : Reading{};
-  }
-  Reading wait_value(const std::string& key, bool value) {
-    return wait_reading(key, [&](const Reading& r) {
-      return r.quality == Quality::Good && r.value == Value{value};
-    });
-  }
-  Reading wait_bad(const std::string& key) {
-    return wait_reading(key, [](const Reading& r) { return r.quality == Quality::Bad; });
-  }
-  bool wait_online(const std::string& device, bool online,
-                   std::chrono::milliseconds timeout = 3000ms) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] {
-      auto it = availability_.find(device);
-      return it != availability_.end() && it->second.back() == online;
-    });
-  }
-  std::vector<Reading> readings(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    return readings_[key];
-  }
-  std::vector<bool> availability(const std::string& device) {
-    std::lock_guard lock(mutex_);
-    return availability_[device];
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::string, std::vector<Reading>> readings_;
-  std::map<std::string, std::vector<bool>> availability_;
-};
+using fieldgate::test_support::RecordingSink;
 
 struct WriteWaiter {
   std::mutex mutex;

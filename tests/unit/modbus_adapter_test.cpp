@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "tests/unit/recording_sink.h"
 
 namespace {
 
@@ -181,50 +182,7 @@ class FakeServer {
   std::set<int> muted_;
 };
 
-// Everything the adapter reports, with a way to wait for it.
-class RecordingSink : public fieldgate::adapters::ReadingSink {
- public:
-  void on_reading(std::string_view device, std::string_view point,
-                  const Reading& reading) override {
-    std::lock_guard lock(mutex_);
-    readings_[std::string(device) + "/" + std::string(point)].push_back(reading);
-    changed_.notify_all();
-  }
-  void on_availability(std::string_view device, bool online) override {
-    std::lock_guard lock(mutex_);
-    availability_[std::string(device)].push_back(online);
-    changed_.notify_all();
-  }
-
-  // The latest reading of device/point once `predicate` holds for it, or fails the test.
-  Reading wait_reading(const std::string& key, std::function<bool(const Reading&)> predicate,
-                       std::chrono::milliseconds timeout = 3000ms) {
-    std::unique_lock lock(mutex_);
-    bool ok = changed_.wait_for(lock, timeout, [&] {
-      auto it = readings_.find(key);
-      return it != readings_.end() && predicate(it->second.back());
-    });
-    EXPECT_TRUE(ok) << "no matching reading of " << key;
-    return ok ? readings_[key].back() : Reading{};
-  }
-  Reading wait_good(const std::string& key) {
-    return wait_reading(key, [](const Reading& r) { return r.quality == Quality::Good; });
-  }
-  bool wait_online(const std::string& device, bool online,
-                   std::chrono::milliseconds timeout = 3000ms) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] {
-      auto it = availability_.find(device);
-      return it != availability_.end() && it->second.back() == online;
-    });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::string, std::vector<Reading>> readings_;
-  std::map<std::string, std::vector<bool>> availability_;
-};
+using fieldgate::test_support::RecordingSink;
 
 std::vector<fieldgate::config::ModbusDevice> devices(const std::string& toml) {
   return fieldgate::config::parse(toml, "test.toml").modbus;
