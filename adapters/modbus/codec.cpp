@@ -108,24 +108,6 @@ IntRange range_of(ValueType type) {
   }
 }
 
-std::string double_text(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buffer[64];
-  // Whole numbers below 1e17 in full (700000, not 7e+05); others in their shortest form.
-  bool whole = std::fabs(d) < 1e17 && d == std::trunc(d);
-  auto result = whole ? std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::fixed)
-                      : std::to_chars(buffer, buffer + sizeof buffer, d);
-  return std::string(buffer, result.ptr);
-}
-
-// A command value as the user wrote it, for error texts.
-std::string value_text(const mapping::Value& value) {
-  if (const double* d = std::get_if<double>(&value)) return double_text(*d);
-  if (std::holds_alternative<std::monostate>(value)) return "null";
-  return mapping::to_json(value);
-}
-
 std::string kind_text(const mapping::Value& value) {
   switch (value.index()) {
     case 0:
@@ -305,6 +287,23 @@ double widen(float f) {
 }
 
 }  // namespace
+
+std::string double_text(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+  char buffer[64];
+  // Whole numbers below 1e17 in full (700000, not 7e+05); others in their shortest form.
+  bool whole = std::fabs(d) < 1e17 && d == std::trunc(d);
+  auto result = whole ? std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::fixed)
+                      : std::to_chars(buffer, buffer + sizeof buffer, d);
+  return std::string(buffer, result.ptr);
+}
+
+std::string value_text(const mapping::Value& value) {
+  if (const double* d = std::get_if<double>(&value)) return double_text(*d);
+  if (std::holds_alternative<std::monostate>(value)) return "null";
+  return mapping::to_json(value);
+}
 
 Encoding encoding_of(const config::ModbusPoint& point) {
   Encoding e;

@@ -120,6 +120,13 @@ void disassemble(uint64_t raw, config::WordOrder order, std::span<uint16_t> out)
 // The registers as text, as a String point of that order decodes them (see above).
 std::string decode_text(std::span<const uint16_t> registers, config::WordOrder order);
 
+// `d` as a user reads it: whole numbers below 1e17 in full (700000, not 7e+05), others in their
+// shortest exact form; NaN, inf and -inf by name.
+std::string double_text(double d);
+
+// A command value as the user wrote it, for error texts and `probe`'s table.
+std::string value_text(const mapping::Value& value);
+
 // The name of Modbus exception `code`: 1 "illegal function", 2 "illegal data address",
 // 3 "illegal data value", 4 "server device failure", ...; "unknown exception" otherwise.
 std::string_view exception_name(int code);

@@ -227,22 +227,6 @@ std::string hex4(uint16_t word) {
   return buffer;
 }
 
-std::string double_text(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buffer[64];
-  // Whole numbers below 1e17 in full (700000, not 7e+05); others in their shortest form.
-  bool whole = std::fabs(d) < 1e17 && d == std::trunc(d);
-  auto result = whole ? std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::fixed)
-                      : std::to_chars(buffer, buffer + sizeof buffer, d);
-  return std::string(buffer, result.ptr);
-}
-
-std::string value_text(const mapping::Value& value) {
-  if (const double* d = std::get_if<double>(&value)) return double_text(*d);
-  return mapping::to_json(value);
-}
-
 std::string pad(std::string text, size_t width) {
   if (text.size() < width) text.append(width - text.size(), ' ');
   return text;
